@@ -1,0 +1,10 @@
+import type { HttpHandler, HttpMethod, ServiceBusQueueHandler } from '@azure/functions';
+
+/** One trigger. The Azure entry point (register.ts) and the local host (local/host) both read these. */
+export type FunctionDefinition =
+  | { kind: 'http'; name: string; route: string; methods: HttpMethod[]; handler: HttpHandler }
+  | { kind: 'serviceBusQueue'; name: string; queueName: string; connection: string; isSessionsEnabled: boolean; handler: ServiceBusQueueHandler };
+
+export const armPrefix = 'subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerService';
+export const fleetRoute = `${armPrefix}/fleets/{fleetName}`;
+export const memberRoute = `${fleetRoute}/members/{memberName}`;

@@ -1,0 +1,7 @@
+import { commandFunctions } from './fleetCommands.js';
+import { fleetFunctions } from './fleets.js';
+import { memberFunctions } from './members.js';
+import { operationFunctions } from './operations.js';
+import type { FunctionDefinition } from './definitions.js';
+
+export const functionDefinitions: FunctionDefinition[] = [...fleetFunctions, ...memberFunctions, ...operationFunctions, ...commandFunctions];

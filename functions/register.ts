@@ -1,0 +1,11 @@
+// The Azure Functions entry point (package.json "main"): registers every definition with app.*.
+import { app } from './azfn.js';
+import { functionDefinitions } from './index.js';
+
+for (const def of functionDefinitions) {
+  if (def.kind === 'http') {
+    app.http(def.name, { route: def.route, methods: def.methods, authLevel: 'anonymous', handler: def.handler });
+  } else {
+    app.serviceBusQueue(def.name, { queueName: def.queueName, connection: def.connection, isSessionsEnabled: def.isSessionsEnabled, handler: def.handler });
+  }
+}

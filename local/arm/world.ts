@@ -1,0 +1,90 @@
+// The simulated Azure world: tenants, subscriptions and clusters, read from a JSON seed.
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+
+const seedSchema = z.object({
+  identity: z.object({ tenantId: guid, principalId: guid, clientId: guid, name: z.string().default('fleet-manager-local') }),
+  tenants: z.array(z.object({ tenantId: guid, displayName: z.string() })),
+  subscriptions: z.array(z.object({ subscriptionId: guid, tenantId: guid, displayName: z.string() })).min(1),
+  managedClusters: z
+    .array(
+      z.object({
+        subscriptionId: guid,
+        resourceGroup: z.string(),
+        name: z.string(),
+        location: z.string(),
+        kubernetesVersion: z.string().default('1.32.4'),
+        identity: z.object({ type: z.enum(['SystemAssigned', 'UserAssigned']), principalId: guid.optional(), userAssignedIdentity: z.string().optional() }).optional(),
+      }),
+    )
+    .default([]),
+  connectedClusters: z.array(z.object({ subscriptionId: guid, resourceGroup: z.string(), name: z.string(), location: z.string() })).default([]),
+});
+
+export type Seed = z.infer<typeof seedSchema>;
+
+export function loadSeed(path: string): Seed {
+  const parsed = seedSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw new Error(`seed ${path} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export interface ClusterIdentity {
+  type: 'SystemAssigned' | 'UserAssigned';
+  principalId: string;
+  userAssignedIdentity?: string;
+}
+
+export interface SimCluster {
+  kind: 'managedCluster' | 'connectedCluster';
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  kubernetesVersion?: string;
+  tags?: Record<string, string>;
+  identity?: ClusterIdentity;
+}
+
+/** A stable principal id for a user-assigned identity, so the same identity always has the same principal. */
+export function principalOf(userAssignedIdentityId: string): string {
+  const h = createHash('sha256').update(userAssignedIdentityId.toLowerCase()).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const key = (kind: SimCluster['kind'], sub: string, rg: string, name: string) => `${kind}|${sub}|${rg}|${name}`.toLowerCase();
+
+export class World {
+  readonly clusters = new Map<string, SimCluster>();
+  constructor(readonly seed: Seed) {
+    for (const c of seed.managedClusters) {
+      const identity = c.identity && {
+        type: c.identity.type,
+        principalId: c.identity.principalId ?? (c.identity.userAssignedIdentity ? principalOf(c.identity.userAssignedIdentity) : randomUUID()),
+        userAssignedIdentity: c.identity.userAssignedIdentity,
+      };
+      this.put({ kind: 'managedCluster', ...c, identity });
+    }
+    for (const c of seed.connectedClusters) this.put({ kind: 'connectedCluster', ...c });
+  }
+  subscription(id: string) {
+    return this.seed.subscriptions.find((s) => s.subscriptionId.toLowerCase() === id.toLowerCase());
+  }
+  get(kind: SimCluster['kind'], sub: string, rg: string, name: string) {
+    return this.clusters.get(key(kind, sub, rg, name));
+  }
+  put(c: SimCluster) {
+    this.clusters.set(key(c.kind, c.subscriptionId, c.resourceGroup, c.name), c);
+  }
+  delete(kind: SimCluster['kind'], sub: string, rg: string, name: string) {
+    return this.clusters.delete(key(kind, sub, rg, name));
+  }
+  list(kind: SimCluster['kind'], sub: string, rg?: string) {
+    return [...this.clusters.values()].filter(
+      (c) => c.kind === kind && c.subscriptionId.toLowerCase() === sub.toLowerCase() && (!rg || c.resourceGroup.toLowerCase() === rg.toLowerCase()),
+    );
+  }
+}

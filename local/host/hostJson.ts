@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+// "hh:mm:ss" as host.json writes TimeSpans.
+const timeSpan = z.string().regex(/^\d{2}:\d{2}:\d{2}$/).transform((s) => {
+  const [h, m, sec] = s.split(':').map(Number);
+  return ((h * 60 + m) * 60 + sec) * 1000;
+});
+
+const hostJsonSchema = z.object({
+  version: z.literal('2.0'),
+  extensions: z.object({
+    http: z.object({ routePrefix: z.string() }),
+    serviceBus: z.object({
+      maxConcurrentSessions: z.number().int().positive(),
+      maxAutoLockRenewalDuration: timeSpan,
+      autoCompleteMessages: z.boolean(),
+      sessionIdleTimeout: timeSpan,
+    }),
+  }),
+});
+
+export type HostSettings = z.infer<typeof hostJsonSchema>;
+
+/** Reads host.json, the same file the Azure Functions host reads, so local runs use its settings. */
+export function readHostJson(path: string): HostSettings {
+  return hostJsonSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+}

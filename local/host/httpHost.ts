@@ -1,0 +1,96 @@
+// Serves the HTTP-triggered functions the way the Functions host does: route templates matched
+// case-insensitively under host.json's routePrefix, requests and responses through the
+// @azure/functions classes the handlers see in Azure.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { HttpMethod } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext } from '../../functions/azfn.js';
+import type { FunctionDefinition } from '../../functions/definitions.js';
+
+type HttpDefinition = Extract<FunctionDefinition, { kind: 'http' }>;
+
+interface CompiledRoute {
+  def: HttpDefinition;
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(def: HttpDefinition, routePrefix: string): CompiledRoute {
+  const names: string[] = [];
+  const template = [routePrefix, def.route].filter(Boolean).join('/');
+  const source = template
+    .split('/')
+    .map((segment) => segment.replace(/\{([^}:?]+)(?::[^}?]+)?\??\}|[^{]+/g, (part, name?: string) => {
+      if (name) {
+        names.push(name);
+        return '([^/]+)';
+      }
+      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }))
+    .join('/');
+  return { def, pattern: new RegExp(`^/${source}/?$`, 'i'), names };
+}
+
+export interface HttpHost {
+  url: string;
+  close(): Promise<void>;
+}
+
+export type LogSink = (level: string, functionName: string, message: string) => void;
+
+export async function startHttpHost(options: { definitions: FunctionDefinition[]; routePrefix: string; tls: { certPem: string; keyPem: string }; port?: number; log: LogSink }): Promise<HttpHost> {
+  const routes = options.definitions.filter((d): d is HttpDefinition => d.kind === 'http').map((d) => compile(d, options.routePrefix));
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', `https://${req.headers.host ?? '127.0.0.1'}`);
+    const method = (req.method ?? 'GET').toUpperCase() as HttpMethod;
+    let pathMatched = false;
+    for (const route of routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (!route.def.methods.includes(method)) continue;
+      const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(m[i + 1])]));
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      const request = new HttpRequest({ method, url: url.toString(), headers, params, ...(chunks.length ? { body: { bytes: Buffer.concat(chunks) } } : {}) });
+      const context = new InvocationContext({
+        invocationId: randomUUID(),
+        functionName: route.def.name,
+        logHandler: (level, ...args) => options.log(level, route.def.name, args.map((a) => (a instanceof Error ? a.stack : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')),
+      });
+      const init = await route.def.handler(request, context);
+      const response = init instanceof HttpResponse ? init : new HttpResponse(init ?? { status: 204 });
+      const out: Record<string, string> = {};
+      response.headers.forEach((v, k) => (out[k] = v));
+      const body = Buffer.from(await response.arrayBuffer());
+      res.writeHead(response.status, out);
+      res.end(body);
+      return;
+    }
+    const code = pathMatched ? 405 : 404;
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: pathMatched ? 'MethodNotAllowed' : 'NotFound', message: `${method} ${url.pathname} is not served by Fleet Manager.` } }));
+  };
+
+  const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
+    handle(req, res).catch((e) => {
+      options.log('error', 'http-host', (e as Error).stack ?? String(e));
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'InternalServerError', message: 'The local host failed to run the function.' } }));
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

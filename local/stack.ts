@@ -1,0 +1,103 @@
+// The embedded stack: Azurite (Table Storage), the local Service Bus and ARM/Entra emulators, and
+// the function host serving every function in functions/ — all in this process, on loopback.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { queues, settings } from '../shared/config.js';
+import { closeRuntime } from '../shared/runtime.js';
+import { createServiceBusClient } from '../shared/azure/serviceBusQueue.js';
+import { functionDefinitions } from '../functions/index.js';
+import { startArmEmulator, type ArmEmulator } from './arm/server.js';
+import { loadSeed } from './arm/world.js';
+import { startAzuriteTables } from './azurite.js';
+import type { LocalTls } from './certs.js';
+import { readHostJson } from './host/hostJson.js';
+import { startHttpHost, type LogSink } from './host/httpHost.js';
+import { startServiceBusHost } from './host/serviceBusHost.js';
+import { startServiceBusEmulator, type ServiceBusEmulator } from './servicebus/server.js';
+
+/** The folder holding package.json and host.json, whether this runs from source or from dist/. */
+function findProjectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'host.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find host.json above local/');
+    dir = parent;
+  }
+  return dir;
+}
+const root = findProjectRoot;
+
+export interface StackOptions {
+  tls: LocalTls;
+  seedPath?: string;
+  ports?: { api?: number; arm?: number; identity?: number; serviceBus?: number; tables?: number };
+  memberLimit?: number;
+  retryAfterSeconds?: number;
+  log?: LogSink;
+}
+
+export interface LocalStack {
+  /** What a client needs, as the KEY=value lines `npm start` prints. */
+  clientEnv: Record<string, string>;
+  arm: ArmEmulator;
+  serviceBus: ServiceBusEmulator;
+  stop(): Promise<void>;
+}
+
+export const defaultSeedPath = () => join(root(), 'local', 'seed.json');
+
+export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
+  const log: LogSink = options.log ?? ((level, fn, message) => { if (level === 'error' || level === 'warning') console.error(`[${level}] ${fn}: ${message}`); });
+  const seed = loadSeed(options.seedPath ?? defaultSeedPath());
+  const hostJson = readHostJson(join(root(), 'host.json'));
+  const ports = options.ports ?? {};
+
+  const tables = await startAzuriteTables({ port: ports.tables });
+  const serviceBus = await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
+  const arm = await startArmEmulator({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity });
+
+  // The function app's settings, as App Service would set them.
+  Object.assign(process.env, {
+    [settings.storageConnection.name]: tables.connectionString,
+    [settings.serviceBusConnection.name]: serviceBus.connectionString,
+    [settings.armEndpoint.name]: arm.armEndpoint,
+    [settings.authIssuer.name]: arm.homeIssuer,
+    [settings.retryAfterSeconds.name]: String(options.retryAfterSeconds ?? 1),
+    ...(options.memberLimit !== undefined ? { [settings.memberLimit.name]: String(options.memberLimit) } : {}),
+    IDENTITY_ENDPOINT: arm.identityEndpoint,
+    IDENTITY_HEADER: arm.identityHeader,
+  });
+
+  const http = await startHttpHost({ definitions: functionDefinitions, routePrefix: hostJson.extensions.http.routePrefix, tls: options.tls, port: ports.api, log });
+  // Tokens for the API are requested for its own URL (the official client asks for `${endpoint}/.default`).
+  process.env[settings.authAudience.name] = http.url;
+
+  const bus = createServiceBusClient({ connectionString: serviceBus.connectionString });
+  const workers = startServiceBusHost({ definitions: functionDefinitions, client: bus, settings: hostJson.extensions.serviceBus, log });
+
+  return {
+    clientEnv: {
+      FLEET_API: http.url,
+      ARM_ENDPOINT: arm.armEndpoint,
+      IDENTITY_ENDPOINT: arm.identityEndpoint,
+      IDENTITY_HEADER: arm.identityHeader,
+      NODE_EXTRA_CA_CERTS: options.tls.caPath,
+      AZURE_SUBSCRIPTION_ID: seed.subscriptions[0].subscriptionId,
+      AZURE_TENANT_ID: seed.identity.tenantId,
+      SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
+      TABLES_CONNECTION_STRING: tables.connectionString,
+    },
+    arm,
+    serviceBus,
+    async stop() {
+      await workers.close();
+      await bus.close();
+      await closeRuntime();
+      await http.close();
+      await arm.close();
+      await serviceBus.close();
+      await tables.close();
+    },
+  };
+}

@@ -1,0 +1,41 @@
+// `npm start`: the whole embedded stack in one process. Node reads NODE_EXTRA_CA_CERTS only at
+// start-up, so the launcher makes the local CA first and, if this process does not trust it yet,
+// runs itself again with the variable set.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ensureLocalTls } from './certs.js';
+import { startLocalStack } from './stack.js';
+
+const dataDir = resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local');
+mkdirSync(dataDir, { recursive: true });
+const tls = ensureLocalTls(join(dataDir, 'tls'));
+
+if (process.env.NODE_EXTRA_CA_CERTS !== tls.caPath) {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath } });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+} else {
+  const base = Number(process.env.FLEET_LOCAL_BASE_PORT ?? 17440);
+  const port = (offset: number) => (base === 0 ? 0 : base + offset);
+  const stack = await startLocalStack({
+    tls,
+    seedPath: process.env.FLEET_LOCAL_SEED,
+    ports: { api: port(0), arm: port(1), identity: port(2), serviceBus: port(3), tables: port(4) },
+  });
+  const envFile = join(dataDir, 'env');
+  const lines = Object.entries(stack.clientEnv).map(([k, v]) => `${k}=${v}`);
+  writeFileSync(envFile, `${lines.join('\n')}\n`);
+  console.log(lines.join('\n'));
+  console.log(`# Fleet Manager is running. These settings are also in ${envFile} (load them with: set -a; . ${envFile}; set +a). Ctrl-C stops.`);
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stack.stop();
+    console.log('# stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}

@@ -1,0 +1,140 @@
+import { fleetId, type FleetRef } from '../domain/armIds.js';
+import { ArmError, badRequest, conflict, notFound } from '../domain/errors.js';
+import type { FleetRecord, OperationKind, OperationRecord } from '../domain/model.js';
+import { fleetPatchBody, fleetPutBody, normalizeLocation, parseBody } from '../domain/requests.js';
+import { fleetToArm } from '../domain/wire.js';
+import type { Change, Stored } from '../ports.js';
+import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
+
+const busy = (s: FleetRecord['provisioningState']) => s === 'Creating' || s === 'Updating' || s === 'Deleting';
+
+export const fleetNotFound = (ref: FleetRef) =>
+  notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}' under resource group '${ref.resourceGroup}' was not found.`);
+
+export async function getFleet(deps: AppDeps, ref: FleetRef, ctx: RequestContext): Promise<ApiResult> {
+  const { fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+  if (!fleet) throw fleetNotFound(ref);
+  return { status: 200, body: fleetToArm(fleet.value) };
+}
+
+export async function listFleets(deps: AppDeps, scope: { subscriptionId: string; resourceGroup?: string }, continuationToken: string | undefined, ctx: RequestContext) {
+  const page = await deps.store.listFleets(scope, { pageSize: deps.pageSize, continuationToken, abortSignal: ctx.abortSignal });
+  return { items: page.items.map(fleetToArm), continuationToken: page.continuationToken };
+}
+
+/**
+ * An operation is already converging this fleet. The same request again (a client retry) gets
+ * that operation back, and its command is sent again in case the first send was lost; message
+ * id = operation id, so Service Bus drops it if it was not. Anything else must wait.
+ */
+async function resumeOrRefuse(deps: AppDeps, existing: Stored<FleetRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
+  const opId = existing.value.lastOperationId;
+  const { operation } = opId ? await deps.store.readFleet(existing.value.ref, { operationId: opId, abortSignal: ctx.abortSignal }) : {};
+  if (!same || !operation || operation.value.status !== 'InProgress') {
+    throw conflict('AnotherOperationInProgress', `Fleet '${existing.value.ref.fleetName}' is ${existing.value.provisioningState}; wait for operation ${opId} to finish.`);
+  }
+  await deps.queue.send({ operationId: operation.value.id, kind: operation.value.kind, fleet: existing.value.ref }, { abortSignal: ctx.abortSignal });
+  return operation.value;
+}
+
+async function accept(deps: AppDeps, ref: FleetRef, change: Change, op: OperationRecord, ctx: RequestContext) {
+  await deps.store.commit(ref, [change, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
+  await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: ref }, { abortSignal: ctx.abortSignal });
+}
+
+export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, ctx: RequestContext): Promise<ApiResult> {
+  const body = parseBody(fleetPutBody, rawBody);
+  const location = normalizeLocation(body.location);
+  const tags = body.tags ?? {};
+  const dnsPrefix = body.properties?.hubProfile?.dnsPrefix;
+  const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+  checkPreconditions(existing?.value.eTag, ctx);
+  const now = deps.now().toISOString();
+
+  if (existing) {
+    const current = existing.value;
+    if (current.location !== location) {
+      throw badRequest('InvalidResourceLocation', `The resource '${ref.fleetName}' already exists in location '${current.location}'; a fleet cannot move to '${location}'.`, 'location');
+    }
+    if (body.properties?.hubProfile && current.hubProfile?.dnsPrefix !== dnsPrefix) {
+      throw badRequest('PropertyChangeNotAllowed', `properties.hubProfile is set when the fleet is created and cannot change.`, 'properties.hubProfile');
+    }
+    if (busy(current.provisioningState)) {
+      const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
+      const op = await resumeOrRefuse(deps, existing, same, ctx);
+      return { status: 200, body: fleetToArm(current), operation: op };
+    }
+    const op = newOperation('fleet.createOrUpdate', ref, fleetId(current.ref), location, now);
+    const next: FleetRecord = {
+      ...current,
+      tags,
+      provisioningState: 'Updating',
+      lastOperationId: op.id,
+      eTag: newETag(),
+      systemData: modifiedBy(current.systemData, ctx.caller, now),
+    };
+    await accept(deps, ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+    return { status: 200, body: fleetToArm(next), operation: op };
+  }
+
+  const op = newOperation('fleet.createOrUpdate', ref, fleetId(ref), location, now);
+  const created: FleetRecord = {
+    ref,
+    location,
+    tags,
+    ...(body.properties?.hubProfile ? { hubProfile: { dnsPrefix } } : {}),
+    provisioningState: 'Creating',
+    lastOperationId: op.id,
+    eTag: newETag(),
+    systemData: createdBy(ctx.caller, now),
+  };
+  await accept(deps, ref, { op: 'create', row: { kind: 'fleet', value: created } }, op, ctx);
+  return { status: 201, body: fleetToArm(created), operation: op };
+}
+
+export async function patchFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, ctx: RequestContext): Promise<ApiResult> {
+  const body = parseBody(fleetPatchBody, rawBody);
+  const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+  checkPreconditions(existing?.value.eTag, { ...ctx, ifNoneMatch: undefined });
+  if (!existing) throw fleetNotFound(ref);
+  const current = existing.value;
+  const tags = body.tags ?? current.tags;
+  if (busy(current.provisioningState)) {
+    const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
+    return { status: 202, operation: await resumeOrRefuse(deps, existing, same, ctx) };
+  }
+  const now = deps.now().toISOString();
+  const op = newOperation('fleet.update', ref, fleetId(ref), current.location, now);
+  const next: FleetRecord = {
+    ...current,
+    tags,
+    provisioningState: 'Updating',
+    lastOperationId: op.id,
+    eTag: newETag(),
+    systemData: modifiedBy(current.systemData, ctx.caller, now),
+  };
+  await accept(deps, ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+  return { status: 202, operation: op };
+}
+
+export async function deleteFleet(deps: AppDeps, ref: FleetRef, ctx: RequestContext): Promise<ApiResult> {
+  const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+  checkPreconditions(existing?.value.eTag, { ...ctx, ifNoneMatch: undefined });
+  if (!existing) return { status: 204 };
+  const current = existing.value;
+  if (busy(current.provisioningState)) {
+    return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState === 'Deleting', ctx) };
+  }
+  const now = deps.now().toISOString();
+  const kind: OperationKind = 'fleet.delete';
+  const op = newOperation(kind, ref, fleetId(ref), current.location, now);
+  const next: FleetRecord = { ...current, provisioningState: 'Deleting', lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
+  await accept(deps, ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+  return { status: 202, operation: op };
+}
+
+export function assertFleetAcceptsMembers(fleet: FleetRecord): void {
+  if (fleet.provisioningState === 'Deleting') {
+    throw new ArmError('FleetBeingDeleted', 409, `Fleet '${fleet.ref.fleetName}' is being deleted; it accepts no member changes.`);
+  }
+}

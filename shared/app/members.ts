@@ -1,0 +1,150 @@
+import { checkName, memberId, type FleetRef, type MemberRef } from '../domain/armIds.js';
+import { badRequest, conflict, notFound } from '../domain/errors.js';
+import { parseMemberClusterId } from '../domain/membership.js';
+import type { FleetRecord, MemberRecord, OperationKind, OperationRecord } from '../domain/model.js';
+import { memberPatchBody, memberPutBody, parseBody } from '../domain/requests.js';
+import { memberToArm } from '../domain/wire.js';
+import type { Change, Stored } from '../ports.js';
+import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
+import { assertFleetAcceptsMembers, fleetNotFound } from './fleets.js';
+
+const busy = (s: MemberRecord['provisioningState']) => s === 'Joining' || s === 'Updating' || s === 'Leaving';
+
+const memberNotFound = (ref: MemberRef) =>
+  notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}/members/${ref.memberName}' under resource group '${ref.resourceGroup}' was not found.`);
+
+const parentNotFound = (ref: FleetRef) =>
+  notFound('ParentResourceNotFound', `Can not perform requested operation on nested resource. Parent resource '${ref.fleetName}' not found.`);
+
+async function readMember(deps: AppDeps, ref: MemberRef, ctx: RequestContext) {
+  const part = await deps.store.readFleet(ref, { memberName: ref.memberName, abortSignal: ctx.abortSignal });
+  return { fleet: part.fleet, member: part.members[0] };
+}
+
+export async function getMember(deps: AppDeps, ref: MemberRef, ctx: RequestContext): Promise<ApiResult> {
+  const { fleet, member } = await readMember(deps, ref, ctx);
+  if (!fleet) throw parentNotFound(ref);
+  if (!member) throw memberNotFound(ref);
+  return { status: 200, body: memberToArm(member.value) };
+}
+
+export async function listMembers(deps: AppDeps, ref: FleetRef, continuationToken: string | undefined, ctx: RequestContext) {
+  const page = await deps.store.listMembers(ref, { pageSize: deps.pageSize, continuationToken, abortSignal: ctx.abortSignal });
+  if (page.items.length === 0 && !continuationToken) {
+    const { fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+    if (!fleet) throw fleetNotFound(ref);
+  }
+  return { items: page.items.map(memberToArm), continuationToken: page.continuationToken };
+}
+
+/** See resumeOrRefuse in fleets.ts: a retried request gets the running operation back. */
+async function resumeOrRefuse(deps: AppDeps, existing: Stored<MemberRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
+  const m = existing.value;
+  const { operation } = m.lastOperationId ? await deps.store.readFleet(m.ref, { operationId: m.lastOperationId, abortSignal: ctx.abortSignal }) : {};
+  if (!same || !operation || operation.value.status !== 'InProgress') {
+    throw conflict('AnotherOperationInProgress', `Member '${m.ref.memberName}' is ${m.provisioningState}; wait for operation ${m.lastOperationId} to finish.`);
+  }
+  await deps.queue.send({ operationId: operation.value.id, kind: operation.value.kind, fleet: fleetOf(m.ref), memberName: m.ref.memberName }, { abortSignal: ctx.abortSignal });
+  return operation.value;
+}
+
+const fleetOf = (ref: MemberRef): FleetRef => ({ subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, fleetName: ref.fleetName });
+
+async function accept(deps: AppDeps, ref: MemberRef, change: Change, op: OperationRecord, ctx: RequestContext) {
+  await deps.store.commit(ref, [change, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
+  await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: fleetOf(ref), memberName: ref.memberName }, { abortSignal: ctx.abortSignal });
+}
+
+function startOperation(kind: OperationKind, fleet: FleetRecord, ref: MemberRef, now: string) {
+  return newOperation(kind, fleetOf(ref), memberId(ref), fleet.location, now, ref.memberName);
+}
+
+export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown, ctx: RequestContext): Promise<ApiResult> {
+  const body = parseBody(memberPutBody, rawBody);
+  parseMemberClusterId(body.properties.clusterResourceId);
+  const group = body.properties.group === undefined ? undefined : checkName('group', body.properties.group);
+  const { fleet, member: existing } = await readMember(deps, ref, ctx);
+  if (!fleet) throw parentNotFound(ref);
+  checkPreconditions(existing?.value.eTag, ctx);
+  assertFleetAcceptsMembers(fleet.value);
+  const now = deps.now().toISOString();
+
+  if (existing) {
+    const current = existing.value;
+    if (current.clusterResourceId.toLowerCase() !== body.properties.clusterResourceId.toLowerCase()) {
+      throw badRequest('PropertyChangeNotAllowed', `properties.clusterResourceId is set when the member is created and cannot change (it is '${current.clusterResourceId}'). Delete the member and create it again to join another cluster.`, 'properties.clusterResourceId');
+    }
+    if (busy(current.provisioningState)) {
+      const op = await resumeOrRefuse(deps, existing, current.provisioningState !== 'Leaving' && current.group === group, ctx);
+      return { status: 200, body: memberToArm(current), operation: op };
+    }
+    // Re-running create is how a user tells the fleet a cluster's identity changed: the worker re-reads the cluster.
+    const op = startOperation('member.createOrUpdate', fleet.value, ref, now);
+    const next: MemberRecord = {
+      ...current,
+      group,
+      provisioningState: current.joined ? 'Updating' : 'Joining',
+      lastOperationId: op.id,
+      eTag: newETag(),
+      systemData: modifiedBy(current.systemData, ctx.caller, now),
+    };
+    await accept(deps, ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+    return { status: 200, body: memberToArm(next), operation: op };
+  }
+
+  const op = startOperation('member.createOrUpdate', fleet.value, ref, now);
+  const created: MemberRecord = {
+    ref,
+    clusterResourceId: body.properties.clusterResourceId,
+    ...(group ? { group } : {}),
+    provisioningState: 'Joining',
+    lastOperationId: op.id,
+    eTag: newETag(),
+    systemData: createdBy(ctx.caller, now),
+  };
+  await accept(deps, ref, { op: 'create', row: { kind: 'member', value: created } }, op, ctx);
+  return { status: 201, body: memberToArm(created), operation: op };
+}
+
+export async function patchMember(deps: AppDeps, ref: MemberRef, rawBody: unknown, ctx: RequestContext): Promise<ApiResult> {
+  const body = parseBody(memberPatchBody, rawBody);
+  const requested = body.properties?.group;
+  const group = requested === undefined ? undefined : checkName('group', requested);
+  const { fleet, member: existing } = await readMember(deps, ref, ctx);
+  if (!fleet) throw parentNotFound(ref);
+  checkPreconditions(existing?.value.eTag, { ...ctx, ifNoneMatch: undefined });
+  if (!existing) throw memberNotFound(ref);
+  assertFleetAcceptsMembers(fleet.value);
+  const current = existing.value;
+  const nextGroup = requested === undefined ? current.group : group;
+  if (busy(current.provisioningState)) {
+    return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState !== 'Leaving' && current.group === nextGroup, ctx) };
+  }
+  const now = deps.now().toISOString();
+  const op = startOperation('member.update', fleet.value, ref, now);
+  const next: MemberRecord = {
+    ...current,
+    group: nextGroup,
+    provisioningState: 'Updating',
+    lastOperationId: op.id,
+    eTag: newETag(),
+    systemData: modifiedBy(current.systemData, ctx.caller, now),
+  };
+  await accept(deps, ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+  return { status: 202, operation: op };
+}
+
+export async function deleteMember(deps: AppDeps, ref: MemberRef, ctx: RequestContext): Promise<ApiResult> {
+  const { fleet, member: existing } = await readMember(deps, ref, ctx);
+  checkPreconditions(existing?.value.eTag, { ...ctx, ifNoneMatch: undefined });
+  if (!fleet || !existing) return { status: 204 };
+  const current = existing.value;
+  if (busy(current.provisioningState)) {
+    return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState === 'Leaving', ctx) };
+  }
+  const now = deps.now().toISOString();
+  const op = startOperation('member.delete', fleet.value, ref, now);
+  const next: MemberRecord = { ...current, provisioningState: 'Leaving', lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
+  await accept(deps, ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+  return { status: 202, operation: op };
+}

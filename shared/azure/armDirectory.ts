@@ -1,0 +1,60 @@
+import { ContainerServiceClient } from '@azure/arm-containerservice';
+import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import type { TokenCredential } from '@azure/core-auth';
+import { isRestError } from "@azure/core-rest-pipeline";
+import type { ClusterInfo } from '../domain/membership.js';
+import type { ClusterDirectory } from '../ports.js';
+
+const armScope = 'https://management.azure.com/.default';
+
+// ARM answers 401 InvalidAuthenticationTokenTenant when a token of one tenant asks about a
+// subscription of another: that is how we learn a cluster is outside the fleet's tenant.
+const otherTenantCodes = new Set(['InvalidAuthenticationTokenTenant']);
+
+export function createArmDirectory(credential: TokenCredential, endpoint: string): ClusterDirectory {
+  const subscriptions = new SubscriptionClient(credential, { endpoint, credentialScopes: [armScope] });
+  const clusterClients = new Map<string, ContainerServiceClient>();
+  const clustersIn = (subscriptionId: string) => {
+    let client = clusterClients.get(subscriptionId);
+    if (!client) {
+      client = new ContainerServiceClient(credential, subscriptionId, { endpoint });
+      clusterClients.set(subscriptionId, client);
+    }
+    return client;
+  };
+
+  return {
+    async getSubscription(subscriptionId, options = {}) {
+      try {
+        const sub = await subscriptions.subscriptions.get(subscriptionId, { abortSignal: options.abortSignal });
+        return sub.tenantId ? { state: 'found', tenantId: sub.tenantId } : { state: 'notFound' };
+      } catch (e) {
+        if (isRestError(e) && e.statusCode === 404) return { state: 'notFound' };
+        if (isRestError(e) && e.statusCode === 401 && otherTenantCodes.has(e.code ?? '')) return { state: 'otherTenant' };
+        throw e;
+      }
+    },
+    async getManagedCluster(id, options = {}) {
+      try {
+        const mc = await clustersIn(id.subscriptionId).managedClusters.get(id.resourceGroup, id.name, { abortSignal: options.abortSignal });
+        const info: ClusterInfo = {
+          id: mc.id ?? '',
+          location: mc.location,
+          provisioningState: mc.provisioningState,
+          identity: mc.identity
+            ? {
+                type: mc.identity.type ?? 'None',
+                principalId: mc.identity.principalId,
+                tenantId: mc.identity.tenantId,
+                userAssigned: Object.entries(mc.identity.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({ resourceId, principalId: v.principalId })),
+              }
+            : undefined,
+        };
+        return info;
+      } catch (e) {
+        if (isRestError(e) && e.statusCode === 404) return undefined;
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,179 @@
+// Table Storage layout (see README "State in Table Storage"):
+//   fleets:        PartitionKey = "{subscription}:{resource group}:{fleet}" (lower case)
+//                  RowKey "fleet" | "member:{name}" | "op:{operation id}"; the record is JSON in `data`.
+//   clusterclaims: PartitionKey = the member cluster's resource id, lower case, "/" -> ":"; RowKey "claim".
+import type { TokenCredential } from '@azure/core-auth';
+import { odata, RestError, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import type { FleetRef, MemberRef } from '../domain/armIds.js';
+import { canonicalId } from '../domain/armIds.js';
+import type { FleetRecord, MemberRecord, OperationRecord } from '../domain/model.js';
+import { tables } from '../config.js';
+import {
+  ConcurrencyError,
+  type Change,
+  type ClusterClaims,
+  type FleetPartition,
+  type FleetStore,
+  type Page,
+  type PageOptions,
+  type ReadFleetOptions,
+  type Row,
+  type Stored,
+} from '../ports.js';
+
+interface Entity extends TableEntity {
+  kind: Row['kind'];
+  data: string;
+}
+
+export const fleetPartitionKey = (f: FleetRef) => `${f.subscriptionId}:${f.resourceGroup}:${f.fleetName}`.toLowerCase();
+const memberRow = (name: string) => `member:${name.toLowerCase()}`;
+const opRow = (id: string) => `op:${id}`;
+
+function rowKeyOf(row: Row): string {
+  switch (row.kind) {
+    case 'fleet': return 'fleet';
+    case 'member': return memberRow(row.value.ref.memberName);
+    case 'operation': return opRow(row.value.id);
+  }
+}
+
+const statusOf = (e: unknown) => (e instanceof RestError ? e.statusCode : undefined);
+
+function toStored<T>(e: Entity & { etag?: string }): Stored<T> {
+  return { value: JSON.parse(e.data) as T, version: e.etag ?? '' };
+}
+
+export type TableConnection = { connectionString: string } | { endpoint: string; credential: TokenCredential };
+
+function tableClient(connection: TableConnection, table: string): TableClient {
+  if ('credential' in connection) return new TableClient(connection.endpoint, table, connection.credential);
+  // Azurite speaks plain http on loopback; an explicit connection string needs the client's consent to that.
+  const insecure = /TableEndpoint=http:/i.test(connection.connectionString);
+  return TableClient.fromConnectionString(connection.connectionString, table, { allowInsecureConnection: insecure });
+}
+
+export function createTableStore(connection: TableConnection): FleetStore & { ensureTables(): Promise<void> } {
+  const client = tableClient(connection, tables.fleets);
+
+  return {
+    async ensureTables() {
+      await client.createTable();
+    },
+
+    async readFleet(fleet, opts: ReadFleetOptions = {}) {
+      const pk = fleetPartitionKey(fleet);
+      const rows = [odata`RowKey eq 'fleet'`];
+      if (opts.memberName && !opts.allMembers) rows.push(odata`RowKey eq ${memberRow(opts.memberName)}`);
+      if (opts.allMembers) rows.push(odata`(RowKey ge 'member:' and RowKey lt 'member;')`);
+      if (opts.operationId) rows.push(odata`RowKey eq ${opRow(opts.operationId)}`);
+      const filter = `${odata`PartitionKey eq ${pk}`} and (${rows.join(' or ')})`;
+      const result: FleetPartition = { members: [] };
+      for await (const e of client.listEntities<Entity>({ queryOptions: { filter }, abortSignal: opts.abortSignal })) {
+        if (e.kind === 'fleet') result.fleet = toStored<FleetRecord>(e);
+        else if (e.kind === 'member') result.members.push(toStored<MemberRecord>(e));
+        else if (e.kind === 'operation') result.operation = toStored<OperationRecord>(e);
+      }
+      return result;
+    },
+
+    async listFleets(scope, page) {
+      const prefix = scope.resourceGroup ? `${scope.subscriptionId}:${scope.resourceGroup}:`.toLowerCase() : `${scope.subscriptionId}:`.toLowerCase();
+      // ';' sorts right after ':', so [prefix, prefix with ':' -> ';') is exactly the partitions under the scope.
+      const end = `${prefix.slice(0, -1)};`;
+      const filter = odata`PartitionKey ge ${prefix} and PartitionKey lt ${end} and RowKey eq 'fleet'`;
+      return pageOf<FleetRecord>(client, filter, page);
+    },
+
+    async listMembers(fleet, page) {
+      const filter = odata`PartitionKey eq ${fleetPartitionKey(fleet)} and RowKey ge 'member:' and RowKey lt 'member;'`;
+      return pageOf<MemberRecord>(client, filter, page);
+    },
+
+    async commit(fleet, changes, opts = {}) {
+      if (changes.length === 0) return;
+      const pk = fleetPartitionKey(fleet);
+      const actions: TransactionAction[] = changes.map((c): TransactionAction => {
+        if (c.op === 'delete') return ['delete', { partitionKey: pk, rowKey: c.kind === 'fleet' ? 'fleet' : memberRow(c.name) }];
+        const entity: Entity = { partitionKey: pk, rowKey: rowKeyOf(c.row), kind: c.row.kind, data: JSON.stringify(c.row.value) };
+        return c.op === 'create' ? ['create', entity] : ['update', entity, 'Replace', { etag: c.version }];
+      });
+      try {
+        // A transaction holds at most 100 actions; only a fleet delete comes near, and its chunks are idempotent.
+        for (let i = 0; i < actions.length; i += 100) {
+          await client.submitTransaction(actions.slice(i, i + 100), { abortSignal: opts.abortSignal });
+        }
+      } catch (e) {
+        const status = statusOf(e);
+        if (status === 409 || status === 412) throw new ConcurrencyError(`a concurrent write changed fleet ${pk}: ${(e as Error).message}`);
+        // A delete of a row that is already gone fails the whole batch with 404; the caller re-reads and retries.
+        if (status === 404) throw new ConcurrencyError(`a row of fleet ${pk} is gone: ${(e as Error).message}`);
+        throw e;
+      }
+    },
+  };
+}
+
+async function pageOf<T>(client: TableClient, filter: string, page: PageOptions): Promise<Page<T>> {
+  const iterator = client
+    .listEntities<Entity>({ queryOptions: { filter }, abortSignal: page.abortSignal })
+    .byPage({ maxPageSize: page.pageSize, continuationToken: page.continuationToken });
+  const next = await iterator.next();
+  if (next.done || !next.value) return { items: [] };
+  const items = next.value.map((e) => JSON.parse(e.data) as T);
+  return { items, continuationToken: next.value.continuationToken };
+}
+
+interface ClaimEntity extends TableEntity {
+  subscriptionId: string;
+  resourceGroup: string;
+  fleetName: string;
+  memberName: string;
+}
+
+const claimKey = (clusterResourceId: string) => canonicalId(clusterResourceId).replaceAll('/', ':');
+const sameOwner = (a: MemberRef, b: MemberRef) =>
+  a.subscriptionId.toLowerCase() === b.subscriptionId.toLowerCase() &&
+  a.resourceGroup.toLowerCase() === b.resourceGroup.toLowerCase() &&
+  a.fleetName === b.fleetName &&
+  a.memberName === b.memberName;
+
+export function createClusterClaims(connection: TableConnection): ClusterClaims & { ensureTables(): Promise<void> } {
+  const client = tableClient(connection, tables.clusterClaims);
+  const read = async (pk: string) => {
+    try {
+      const e = await client.getEntity<ClaimEntity>(pk, 'claim');
+      return { owner: { subscriptionId: e.subscriptionId, resourceGroup: e.resourceGroup, fleetName: e.fleetName, memberName: e.memberName }, etag: e.etag };
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  };
+  return {
+    async ensureTables() {
+      await client.createTable();
+    },
+    async claim(clusterResourceId, owner) {
+      const pk = claimKey(clusterResourceId);
+      try {
+        await client.createEntity<ClaimEntity>({ partitionKey: pk, rowKey: 'claim', ...owner });
+        return { claimed: true };
+      } catch (e) {
+        if (statusOf(e) !== 409) throw e;
+      }
+      const current = await read(pk);
+      if (!current) return this.claim(clusterResourceId, owner);
+      return sameOwner(current.owner, owner) ? { claimed: true } : { claimed: false, owner: current.owner };
+    },
+    async release(clusterResourceId, owner) {
+      const pk = claimKey(clusterResourceId);
+      const current = await read(pk);
+      if (!current || !sameOwner(current.owner, owner)) return;
+      try {
+        await client.deleteEntity(pk, 'claim', { etag: current.etag });
+      } catch (e) {
+        if (statusOf(e) !== 404 && statusOf(e) !== 412) throw e;
+      }
+    },
+  };
+}

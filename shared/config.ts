@@ -1,0 +1,73 @@
+// Every name that crosses a process or deployment boundary is declared here once: queue and
+// table names, queue settings, app-setting names and their defaults. host.json, infra/ and the
+// local emulators are checked against this module by test/unit/config-consistency.test.ts.
+
+export const apiVersion = '2025-03-01';
+export const supportedApiVersions: readonly string[] = [apiVersion];
+
+export interface QueueDefinition {
+  name: string;
+  requiresSession: boolean;
+  lockDurationSeconds: number;
+  maxDeliveryCount: number;
+  duplicateDetectionWindowSeconds: number;
+  defaultMessageTimeToLiveSeconds: number;
+  deadLetteringOnMessageExpiration: boolean;
+}
+
+export const queues = {
+  // Session id = fleet: Service Bus hands one session to one worker at a time, so one fleet's
+  // commands apply in order without a lock of our own.
+  fleetCommands: {
+    name: 'fleet-commands',
+    requiresSession: true,
+    lockDurationSeconds: 60,
+    maxDeliveryCount: 5,
+    duplicateDetectionWindowSeconds: 600,
+    defaultMessageTimeToLiveSeconds: 14 * 24 * 3600,
+    deadLetteringOnMessageExpiration: true,
+  },
+} as const satisfies Record<string, QueueDefinition>;
+
+export const tables = {
+  // One partition per fleet: the fleet row, its members and its operations.
+  fleets: 'fleets',
+  // One row per AKS cluster that belongs to a fleet: a cluster joins at most one fleet.
+  clusterClaims: 'clusterclaims',
+} as const;
+
+/** App settings (environment variables) the product reads, with their defaults. */
+export const settings = {
+  storageConnection: { name: 'AzureWebJobsStorage', default: undefined },
+  serviceBusConnection: { name: 'ServiceBusConnection', default: undefined },
+  armEndpoint: { name: 'ARM_ENDPOINT', default: 'https://management.azure.com' },
+  authIssuer: { name: 'FLEET_AUTH_ISSUER', default: undefined },
+  authAudience: { name: 'FLEET_AUTH_AUDIENCE', default: undefined },
+  memberLimit: { name: 'FLEET_MEMBER_LIMIT', default: '20' },
+  retryAfterSeconds: { name: 'FLEET_RETRY_AFTER_SECONDS', default: '10' },
+  pageSize: { name: 'FLEET_PAGE_SIZE', default: '100' },
+} as const;
+
+export type SettingKey = keyof typeof settings;
+
+/** The Service Bus trigger's settings, mirrored in host.json (checked by a test). */
+export const serviceBusHostSettings = {
+  maxConcurrentSessions: 8,
+  maxAutoLockRenewalDuration: '00:05:00',
+  autoCompleteMessages: true,
+  sessionIdleTimeout: '00:00:05',
+} as const;
+
+export function readSetting(env: NodeJS.ProcessEnv, key: SettingKey): string {
+  const s = settings[key];
+  const value = env[s.name] ?? s.default;
+  if (value === undefined || value === '') throw new Error(`app setting ${s.name} is not set`);
+  return value;
+}
+
+export function readIntSetting(env: NodeJS.ProcessEnv, key: SettingKey): number {
+  const raw = readSetting(env, key);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`app setting ${settings[key].name} must be a whole number, got ${raw}`);
+  return n;
+}

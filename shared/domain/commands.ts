@@ -1,0 +1,11 @@
+import { z } from 'zod';
+
+/** A message on the fleet-commands queue: "converge the resource this operation changed". */
+export const fleetCommandSchema = z.object({
+  operationId: z.string().min(1),
+  kind: z.enum(['fleet.createOrUpdate', 'fleet.update', 'fleet.delete', 'member.createOrUpdate', 'member.update', 'member.delete']),
+  fleet: z.object({ subscriptionId: z.string(), resourceGroup: z.string(), fleetName: z.string() }),
+  memberName: z.string().optional(),
+});
+
+export type FleetCommand = z.infer<typeof fleetCommandSchema>;

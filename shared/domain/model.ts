@@ -1,0 +1,86 @@
+import type { FleetRef, MemberRef } from './armIds.js';
+import type { ErrorDetail } from './errors.js';
+
+export type FleetProvisioningState = 'Succeeded' | 'Failed' | 'Canceled' | 'Creating' | 'Updating' | 'Deleting';
+export type MemberProvisioningState = 'Succeeded' | 'Failed' | 'Canceled' | 'Joining' | 'Leaving' | 'Updating';
+export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+export type PrincipalType = 'User' | 'Application' | 'ManagedIdentity' | 'Key';
+
+export interface Caller {
+  id: string;
+  type: PrincipalType;
+  tenantId?: string;
+}
+
+export interface SystemData {
+  createdBy: string;
+  createdByType: PrincipalType;
+  createdAt: string;
+  lastModifiedBy: string;
+  lastModifiedByType: PrincipalType;
+  lastModifiedAt: string;
+}
+
+export interface FleetRecord {
+  ref: FleetRef;
+  location: string;
+  tags: Record<string, string>;
+  hubProfile?: { dnsPrefix?: string };
+  provisioningState: FleetProvisioningState;
+  /** The Entra tenant of the fleet's subscription, learnt when the fleet is provisioned. */
+  tenantId?: string;
+  lastOperationId?: string;
+  lastOperationError?: ErrorDetail;
+  eTag: string;
+  systemData: SystemData;
+}
+
+/** What the fleet knows of a joined cluster: the identity its member agent authenticates as. */
+export interface JoinedCluster {
+  principalId: string;
+  identityType: string;
+  location: string;
+  tenantId: string;
+  joinedAt: string;
+  identityObservedAt: string;
+}
+
+export interface MemberRecord {
+  ref: MemberRef;
+  clusterResourceId: string;
+  group?: string;
+  provisioningState: MemberProvisioningState;
+  lastOperationId?: string;
+  lastOperationError?: ErrorDetail;
+  joined?: JoinedCluster;
+  eTag: string;
+  systemData: SystemData;
+}
+
+export type OperationKind =
+  | 'fleet.createOrUpdate'
+  | 'fleet.update'
+  | 'fleet.delete'
+  | 'member.createOrUpdate'
+  | 'member.update'
+  | 'member.delete';
+
+export interface OperationError extends ErrorDetail {
+  /** The status a client polling the operation's Location sees for this failure. */
+  httpStatus: number;
+}
+
+export interface OperationRecord {
+  id: string;
+  kind: OperationKind;
+  fleet: FleetRef;
+  memberName?: string;
+  resourceId: string;
+  location: string;
+  status: OperationStatus;
+  startTime: string;
+  endTime?: string;
+  error?: OperationError;
+}
+
+export const isTerminal = (s: OperationStatus) => s !== 'InProgress';

@@ -1,0 +1,67 @@
+// Request bodies, validated at the door. Unknown read-only fields (id, name, type, systemData,
+// eTag, provisioningState, status) are what a client echoes back after a GET; ARM ignores them.
+import { z } from 'zod';
+import { badRequest } from './errors.js';
+
+const tags = z.record(z.string().max(512), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
+
+const hubProfile = z
+  .object({
+    dnsPrefix: z.string().regex(/^[a-zA-Z0-9]$|^[a-zA-Z0-9][a-zA-Z0-9-]{0,52}[a-zA-Z0-9]$/, 'dnsPrefix: 1-54 letters, digits and hyphens'),
+  })
+  .loose();
+
+export const fleetPutBody = z
+  .object({
+    location: z.string().min(1, 'location is required'),
+    tags: tags.optional(),
+    identity: z.object({ type: z.enum(['None']) }).loose().optional(),
+    properties: z.object({ hubProfile: hubProfile.optional() }).loose().optional(),
+  })
+  .loose();
+
+export const fleetPatchBody = z
+  .object({
+    tags: tags.optional(),
+    identity: z.object({ type: z.enum(['None']) }).loose().optional(),
+  })
+  .loose();
+
+export const memberPutBody = z
+  .object({
+    properties: z
+      .object({
+        clusterResourceId: z.string().min(1, 'properties.clusterResourceId is required'),
+        group: z.string().optional(),
+      })
+      .loose(),
+  })
+  .loose();
+
+export const memberPatchBody = z
+  .object({
+    properties: z.object({ group: z.string().optional() }).loose().optional(),
+  })
+  .loose();
+
+/** Parses a body against a schema, turning the first problem into an ARM 400. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  if (body === undefined) throw badRequest('InvalidRequestContent', 'The request content was invalid and could not be deserialized: the body is empty.');
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path.join('.');
+    const message = issue.code === 'invalid_value' && path.endsWith('identity.type')
+      ? `identity.type: only 'None' is supported; this service does not create managed identities for fleets.`
+      : `${path ? `${path}: ` : ''}${issue.message}`;
+    throw badRequest('InvalidRequestContent', `The request content was invalid: ${message}`, path || undefined);
+  }
+  return result.data;
+}
+
+/** ARM accepts display names ('East US') and stores the normalized name ('eastus'). */
+export function normalizeLocation(location: string): string {
+  const normalized = location.replace(/\s+/g, '').toLowerCase();
+  if (!/^[a-z0-9]+$/.test(normalized)) throw badRequest('InvalidLocation', `'${location}' is not a valid Azure location name.`, 'location');
+  return normalized;
+}

@@ -1,0 +1,75 @@
+// What the domain needs from the outside world, in its own words. shared/azure/* implements
+// each with the official SDK; tests use the same adapters against Azurite and the emulators.
+import type { FleetRef, MemberRef, ResourceId } from './domain/armIds.js';
+import type { FleetCommand } from './domain/commands.js';
+import type { ClusterInfo, SubscriptionLookup } from './domain/membership.js';
+import type { FleetRecord, MemberRecord, OperationRecord } from './domain/model.js';
+
+/** A record with the storage version it was read at (for optimistic concurrency). */
+export interface Stored<T> {
+  value: T;
+  version: string;
+}
+
+export interface FleetPartition {
+  fleet?: Stored<FleetRecord>;
+  members: Stored<MemberRecord>[];
+  operation?: Stored<OperationRecord>;
+}
+
+export interface ReadFleetOptions {
+  memberName?: string;
+  allMembers?: boolean;
+  operationId?: string;
+  abortSignal?: AbortSignal;
+}
+
+export type Row =
+  | { kind: 'fleet'; value: FleetRecord }
+  | { kind: 'member'; value: MemberRecord }
+  | { kind: 'operation'; value: OperationRecord };
+
+export type Change =
+  | { op: 'create'; row: Row }
+  | { op: 'replace'; row: Row; version: string }
+  | { op: 'delete'; kind: 'fleet' | 'member'; name: string };
+
+export interface Page<T> {
+  items: T[];
+  continuationToken?: string;
+}
+
+export interface PageOptions {
+  pageSize: number;
+  continuationToken?: string;
+  abortSignal?: AbortSignal;
+}
+
+/** Thrown when a write loses a race (a version no longer matches, or a row already exists). */
+export class ConcurrencyError extends Error {
+  override name = 'ConcurrencyError';
+}
+
+export interface FleetStore {
+  /** One query over the fleet's partition: the fleet row and what the options ask for. */
+  readFleet(fleet: FleetRef, options?: ReadFleetOptions): Promise<FleetPartition>;
+  listFleets(scope: { subscriptionId: string; resourceGroup?: string }, page: PageOptions): Promise<Page<FleetRecord>>;
+  listMembers(fleet: FleetRef, page: PageOptions): Promise<Page<MemberRecord>>;
+  /** Applies all changes to the fleet's partition atomically. */
+  commit(fleet: FleetRef, changes: Change[], options?: { abortSignal?: AbortSignal }): Promise<void>;
+}
+
+export interface ClusterClaims {
+  /** Records that the cluster belongs to this member; returns the current owner when it belongs to another. */
+  claim(clusterResourceId: string, owner: MemberRef): Promise<{ claimed: true } | { claimed: false; owner: MemberRef }>;
+  release(clusterResourceId: string, owner: MemberRef): Promise<void>;
+}
+
+export interface CommandQueue {
+  send(command: FleetCommand, options?: { abortSignal?: AbortSignal }): Promise<void>;
+}
+
+export interface ClusterDirectory {
+  getSubscription(subscriptionId: string, options?: { abortSignal?: AbortSignal }): Promise<SubscriptionLookup>;
+  getManagedCluster(id: ResourceId, options?: { abortSignal?: AbortSignal }): Promise<ClusterInfo | undefined>;
+}

@@ -1,0 +1,77 @@
+// The composition root: builds the adapters from app settings once per process (a Functions
+// worker, or the local host) and hands the domain its ports.
+import { DefaultAzureCredential } from '@azure/identity';
+import { queues, readIntSetting, readSetting, settings } from './config.js';
+import type { AppDeps } from './app/context.js';
+import { createArmDirectory } from './azure/armDirectory.js';
+import { createTokenValidator, type TokenValidator } from './azure/entraTokens.js';
+import { createCommandQueue, createServiceBusClient, type ServiceBusConnection } from './azure/serviceBusQueue.js';
+import { createClusterClaims, createTableStore, type TableConnection } from './azure/tableStore.js';
+
+export interface Runtime {
+  app: AppDeps;
+  tokens: TokenValidator;
+  retryAfterSeconds: number;
+  maxDeliveryCount: number;
+  close(): Promise<void>;
+}
+
+let current: Promise<Runtime> | undefined;
+
+export function runtime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+  current ??= buildRuntime(env).catch((e) => {
+    current = undefined;
+    throw e;
+  });
+  return current;
+}
+
+export async function closeRuntime(): Promise<void> {
+  const r = current;
+  current = undefined;
+  if (r) await (await r).close();
+}
+
+function tableConnection(env: NodeJS.ProcessEnv, credential: DefaultAzureCredential): TableConnection {
+  const name = settings.storageConnection.name;
+  if (env[name]) return { connectionString: env[name]! };
+  const endpoint = env[`${name}__tableServiceUri`] ?? (env[`${name}__accountName`] && `https://${env[`${name}__accountName`]}.table.core.windows.net`);
+  if (!endpoint) throw new Error(`app setting ${name} (or ${name}__accountName) is not set`);
+  return { endpoint, credential };
+}
+
+function serviceBusConnection(env: NodeJS.ProcessEnv, credential: DefaultAzureCredential): ServiceBusConnection {
+  const name = settings.serviceBusConnection.name;
+  if (env[name]) return { connectionString: env[name]! };
+  const fullyQualifiedNamespace = env[`${name}__fullyQualifiedNamespace`];
+  if (!fullyQualifiedNamespace) throw new Error(`app setting ${name} (or ${name}__fullyQualifiedNamespace) is not set`);
+  return { fullyQualifiedNamespace, credential };
+}
+
+async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
+  const credential = new DefaultAzureCredential();
+  const tables = tableConnection(env, credential);
+  const store = createTableStore(tables);
+  const claims = createClusterClaims(tables);
+  await Promise.all([store.ensureTables(), claims.ensureTables()]);
+  const bus = createServiceBusClient(serviceBusConnection(env, credential));
+  const queue = createCommandQueue(bus);
+  return {
+    app: {
+      store,
+      claims,
+      queue,
+      directory: createArmDirectory(credential, readSetting(env, 'armEndpoint')),
+      memberLimit: readIntSetting(env, 'memberLimit'),
+      pageSize: readIntSetting(env, 'pageSize'),
+      now: () => new Date(),
+    },
+    tokens: createTokenValidator({ issuer: readSetting(env, 'authIssuer'), audiences: readSetting(env, 'authAudience').split(',').map((s) => s.trim()) }),
+    retryAfterSeconds: readIntSetting(env, 'retryAfterSeconds'),
+    maxDeliveryCount: queues.fleetCommands.maxDeliveryCount,
+    async close() {
+      await queue.close();
+      await bus.close();
+    },
+  };
+}
