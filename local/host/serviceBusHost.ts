@@ -90,7 +90,9 @@ export function startServiceBusHost(options: { definitions: FunctionDefinition[]
   return {
     async close() {
       stop.abort();
-      await Promise.allSettled(loops);
+      // A receiver waiting in acceptNextSession does not notice the abort until the service answers;
+      // give in-flight messages a moment to finish, then let the caller close the client under it.
+      await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 1000).unref())]);
     },
   };
 }

@@ -136,7 +136,7 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
   }
   let nextSeq = 1;
   const locks = new Map<string, Stored>();
-  const deliveries = new WeakMap<Delivery, Stored>();
+  const deliveries = new WeakMap<Delivery, { m: Stored; lockKey: string }>();
   const container = rhea.create_container({ id: 'fleet-manager-servicebus-emulator', autoaccept: false });
 
   const queueOf = (address: string | undefined): Queue | undefined => {
@@ -247,7 +247,7 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     m.receiver = r;
     locks.set(m.lockKey, m);
     const d = r.link.send(out, tag);
-    deliveries.set(d, m);
+    deliveries.set(d, { m, lockKey: m.lockKey });
   };
 
   const pump = (q: Queue) => {
@@ -417,40 +417,51 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     d.remote_settled = true;
   };
 
-  container.on('accepted', (ctx: any) => {
-    const m = deliveries.get(ctx.delivery);
-    if (!m || m.state !== 'locked') return;
-    deliveries.delete(ctx.delivery);
-    const q = m.receiver!.queue;
-    const session = m.sessionId !== undefined ? q.sessions.get(m.sessionId) : undefined;
+  const lockLost = () =>
+    outcomes.rejected({ error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } }).described();
+
+  /** The message a settlement is for, while this delivery still holds its lock; otherwise answers lock-lost. */
+  const heldBy = (d: Delivery): Stored | undefined => {
+    const entry = deliveries.get(d);
+    if (!entry) return undefined;
+    deliveries.delete(d);
+    const { m, lockKey } = entry;
+    const q = m.receiver?.queue;
+    const session = q && m.sessionId !== undefined ? q.sessions.get(m.sessionId) : undefined;
     const lockedUntil = session ? session.lockedUntil : (m.lockedUntil ?? 0);
-    if (lockedUntil < Date.now()) return settledByUs(ctx.delivery, outcomes.rejected({ error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } }).described());
-    settle(q, m, 'complete');
+    if (m.state !== 'locked' || m.lockKey !== lockKey || lockedUntil < Date.now()) {
+      settledByUs(d, lockLost());
+      return undefined;
+    }
+    return m;
+  };
+
+  container.on('accepted', (ctx: any) => {
+    const m = heldBy(ctx.delivery);
+    if (!m) return;
+    settle(m.receiver!.queue, m, 'complete');
     settledByUs(ctx.delivery, outcomes.accepted().described());
   });
 
   container.on('modified', (ctx: any) => {
-    const m = deliveries.get(ctx.delivery);
-    if (!m || m.state !== 'locked') return;
-    deliveries.delete(ctx.delivery);
+    const m = heldBy(ctx.delivery);
+    if (!m) return;
     const state = ctx.delivery.remote_state ?? {};
     settle(m.receiver!.queue, m, state.undeliverable_here ? 'defer' : 'abandon', { annotations: state.message_annotations });
     settledByUs(ctx.delivery, outcomes.accepted().described());
   });
 
+  // rhea raises 'released' after 'modified' too; by then the delivery is no longer in the map.
   container.on('released', (ctx: any) => {
-    // rhea raises 'released' after 'modified' too; the map entry is gone by then.
-    const m = deliveries.get(ctx.delivery);
-    if (!m || m.state !== 'locked') return;
-    deliveries.delete(ctx.delivery);
+    const m = heldBy(ctx.delivery);
+    if (!m) return;
     settle(m.receiver!.queue, m, 'abandon');
     settledByUs(ctx.delivery, outcomes.accepted().described());
   });
 
   container.on('rejected', (ctx: any) => {
-    const m = deliveries.get(ctx.delivery);
-    if (!m || m.state !== 'locked') return;
-    deliveries.delete(ctx.delivery);
+    const m = heldBy(ctx.delivery);
+    if (!m) return;
     const info = ctx.delivery.remote_state?.error?.info ?? {};
     settle(m.receiver!.queue, m, 'deadletter', info);
     // Answer with accepted: echoing the client's rejected outcome makes deadLetterMessage() fail.

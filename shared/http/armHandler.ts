@@ -7,6 +7,7 @@ import { apiVersion, supportedApiVersions } from '../config.js';
 import { ArmError, badRequest } from '../domain/errors.js';
 import { operationResultPath, operationStatusPath } from '../domain/wire.js';
 import type { ApiResult, RequestContext } from '../app/context.js';
+import { ConcurrencyError } from '../ports.js';
 import { runtime, type Runtime } from '../runtime.js';
 
 export interface ArmRequest {
@@ -55,16 +56,14 @@ export function armHandler(operation: ArmOperation) {
       checkApiVersion(req.query.get('api-version'));
       const url = new URL(req.url);
       const body = req.method === 'PUT' || req.method === 'PATCH' ? await readJson(req) : undefined;
-      const outcome = await operation(
-        {
-          params: req.params,
-          body,
-          url,
-          skipToken: req.query.get('$skipToken') ?? undefined,
-          ctx: { caller, ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
-        },
-        rt,
-      );
+      const request: ArmRequest = {
+        params: req.params,
+        body,
+        url,
+        skipToken: req.query.get('$skipToken') ?? undefined,
+        ctx: { caller, ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
+      };
+      const outcome = await withRetryOnRace(() => operation(request, rt));
       const response = toResponse(outcome, url, rt.retryAfterSeconds);
       return { ...response, headers: { ...common, ...response.headers } };
     } catch (e) {
@@ -77,6 +76,19 @@ export function armHandler(operation: ArmOperation) {
       return { status: 500, headers: common, jsonBody: { error: { code: 'InternalServerError', message: `The server had an error processing request ${requestId}.` } } };
     }
   };
+}
+
+// Two writers raced for the same rows (say, two identical PUTs). Reading again lets the loser see
+// what the winner wrote, and answer as a retry of it would.
+async function withRetryOnRace<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!(e instanceof ConcurrencyError)) throw e;
+      if (i >= 2) throw new ArmError('Conflict', 409, 'The resource was changed by a concurrent request; retry the request.');
+    }
+  }
 }
 
 function toResponse(outcome: Outcome, url: URL, retryAfterSeconds: number): HttpResponseInit & { headers: Record<string, string> } {

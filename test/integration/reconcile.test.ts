@@ -1,0 +1,101 @@
+// The worker against Azurite, with a directory that answers as the test says.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzuriteTables, type AzuriteTables } from '../../local/azurite.js';
+import { putFleet } from '../../shared/app/fleets.js';
+import { putMember } from '../../shared/app/members.js';
+import { handleFleetCommand, PoisonMessageError } from '../../shared/app/reconcile.js';
+import type { AppDeps } from '../../shared/app/context.js';
+import { createClusterClaims, createTableStore } from '../../shared/azure/tableStore.js';
+import type { FleetCommand } from '../../shared/domain/commands.js';
+import type { ClusterDirectory } from '../../shared/ports.js';
+
+let azurite: AzuriteTables;
+let deps: AppDeps;
+const sent: FleetCommand[] = [];
+let directory: ClusterDirectory;
+const sub = '00000000-0000-0000-0000-000000000001';
+const tenant = 't-1';
+const ctx = { caller: { id: 'tester', type: 'User' as const } };
+const clusterId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1`;
+
+beforeAll(async () => {
+  azurite = await startAzuriteTables();
+  const tables = { connectionString: azurite.connectionString };
+  const store = createTableStore(tables);
+  const claims = createClusterClaims(tables);
+  await Promise.all([store.ensureTables(), claims.ensureTables()]);
+  directory = {
+    getSubscription: async () => ({ state: 'found', tenantId: tenant }),
+    getManagedCluster: async () => ({ id: clusterId, location: 'eastus', identity: { type: 'SystemAssigned', principalId: 'p1' } }),
+  };
+  deps = {
+    store,
+    claims,
+    queue: { send: async (c) => void sent.push(c) },
+    directory: { getSubscription: (...a) => directory.getSubscription(...a), getManagedCluster: (...a) => directory.getManagedCluster(...a) },
+    memberLimit: 20,
+    pageSize: 10,
+    now: () => new Date(),
+  };
+});
+afterAll(async () => azurite?.close());
+
+const once = { deliveryCount: 1, maxDeliveryCount: 5 };
+const last = { deliveryCount: 5, maxDeliveryCount: 5 };
+
+async function fleetReady(name: string) {
+  const ref = { subscriptionId: sub, resourceGroup: 'rg', fleetName: name };
+  await putFleet(deps, ref, { location: 'eastus' }, ctx);
+  await handleFleetCommand(deps, sent.at(-1), once);
+  return ref;
+}
+
+describe('the fleet-commands worker', () => {
+  it('joins a member and does nothing when the same command comes again', async () => {
+    const ref = await fleetReady('idem');
+    await putMember(deps, { ...ref, memberName: 'm' }, { properties: { clusterResourceId: clusterId } }, ctx);
+    const command = sent.at(-1)!;
+    await handleFleetCommand(deps, command, once);
+    const after = (await deps.store.readFleet(ref, { memberName: 'm' })).members[0];
+    expect(after.value.provisioningState).toBe('Succeeded');
+    expect(after.value.joined?.principalId).toBe('p1');
+    await handleFleetCommand(deps, command, once);
+    const again = (await deps.store.readFleet(ref, { memberName: 'm' })).members[0];
+    expect(again.version).toBe(after.version);
+  });
+
+  it('retries what fails unexpectedly, and on the last delivery records the failure', async () => {
+    const ref = await fleetReady('flaky');
+    directory = { ...directory, getManagedCluster: async () => { throw new Error('ARM is down'); } };
+    try {
+      await putMember(deps, { ...ref, memberName: 'm' }, { properties: { clusterResourceId: clusterId.replace('c1', 'c2') } }, ctx);
+      const command = sent.at(-1)!;
+      await expect(handleFleetCommand(deps, command, once)).rejects.toThrow('ARM is down');
+      const meanwhile = await deps.store.readFleet(ref, { memberName: 'm', operationId: command.operationId });
+      expect(meanwhile.operation?.value.status).toBe('InProgress');
+      await expect(handleFleetCommand(deps, command, last)).rejects.toThrow('ARM is down');
+      const after = await deps.store.readFleet(ref, { memberName: 'm', operationId: command.operationId });
+      expect(after.operation?.value).toMatchObject({ status: 'Failed', error: { code: 'InternalServerError' } });
+      expect(after.members[0].value).toMatchObject({ provisioningState: 'Failed', lastOperationError: { code: 'InternalServerError' } });
+    } finally {
+      directory = { ...directory, getManagedCluster: async () => ({ id: clusterId, location: 'eastus', identity: { type: 'SystemAssigned', principalId: 'p1' } }) };
+    }
+  });
+
+  it('refuses a malformed message so that Service Bus dead-letters it', async () => {
+    await expect(handleFleetCommand(deps, { hello: 'world' }, once)).rejects.toBeInstanceOf(PoisonMessageError);
+  });
+
+  it('fails a fleet whose subscription ARM does not know', async () => {
+    directory = { ...directory, getSubscription: async () => ({ state: 'notFound' }) };
+    try {
+      const ref = { subscriptionId: sub, resourceGroup: 'rg', fleetName: 'nosub' };
+      await putFleet(deps, ref, { location: 'eastus' }, ctx);
+      await handleFleetCommand(deps, sent.at(-1), once);
+      const fleet = (await deps.store.readFleet(ref)).fleet!.value;
+      expect(fleet).toMatchObject({ provisioningState: 'Failed', lastOperationError: { code: 'SubscriptionNotFound' } });
+    } finally {
+      directory = { ...directory, getSubscription: async () => ({ state: 'found', tenantId: tenant }) };
+    }
+  });
+});
