@@ -7,13 +7,15 @@ const require = createRequire(import.meta.url);
 export interface AzuriteTables {
   endpoint: string;
   connectionString: string;
+  /** HTTP requests served so far (an entity group transaction is one). */
+  requestCount(): number;
   close(): Promise<void>;
 }
 
 const account = 'devstoreaccount1';
 const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-export async function startAzuriteTables(options: { port?: number; location?: string } = {}): Promise<AzuriteTables> {
+export async function startAzuriteTables(options: { port?: number; location?: string; onRequest?: () => void } = {}): Promise<AzuriteTables> {
   const TableServer = require('azurite/dist/src/table/TableServer').default;
   const TableConfiguration = require('azurite/dist/src/table/TableConfiguration').default;
   const inMemory = !options.location;
@@ -37,13 +39,41 @@ export async function startAzuriteTables(options: { port?: number; location?: st
   );
   const server = new TableServer(config);
   await server.start();
+  let requests = 0;
+  server.httpServer.on('request', () => {
+    requests++;
+    options.onRequest?.();
+  });
   const endpoint = `${server.getHttpServerAddress()}/${account}`;
   return {
     endpoint,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${account};AccountKey=${key};TableEndpoint=${endpoint};`,
+    requestCount: () => requests,
     async close() {
       await server.close();
       await server.clean();
+    },
+  };
+}
+
+/** The same server on a worker thread (only from compiled code: the thread loads dist/local/azuriteThread.js). */
+export async function startAzuriteTablesThread(options: { port?: number } = {}): Promise<AzuriteTables> {
+  const { Worker } = await import('node:worker_threads');
+  const counter = new SharedArrayBuffer(4);
+  const worker = new Worker(new URL('./azuriteThread.js', import.meta.url), { workerData: { port: options.port ?? 0, counter } });
+  const started = await new Promise<{ endpoint: string; connectionString: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const count = new Int32Array(counter);
+  return {
+    ...started,
+    requestCount: () => Atomics.load(count, 0),
+    async close() {
+      const closed = new Promise((r) => worker.once('message', r));
+      worker.postMessage('close');
+      await closed;
+      await worker.terminate();
     },
   };
 }

@@ -9,7 +9,7 @@ import { createServiceBusClient } from '../shared/azure/serviceBusQueue.js';
 import { functionDefinitions } from '../functions/index.js';
 import { startArmEmulator, type ArmEmulator } from './arm/server.js';
 import { loadSeed } from './arm/world.js';
-import { startAzuriteTables } from './azurite.js';
+import { startAzuriteTables, startAzuriteTablesThread, type AzuriteTables } from './azurite.js';
 import type { LocalTls } from './certs.js';
 import { readHostJson } from './host/hostJson.js';
 import { startHttpHost, type LogSink } from './host/httpHost.js';
@@ -42,6 +42,7 @@ export interface LocalStack {
   clientEnv: Record<string, string>;
   arm: ArmEmulator;
   serviceBus: ServiceBusEmulator;
+  tables: AzuriteTables;
   stop(): Promise<void>;
 }
 
@@ -53,9 +54,12 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   const hostJson = readHostJson(join(root(), 'host.json'));
   const ports = options.ports ?? {};
 
-  const tables = await startAzuriteTables({ port: ports.tables });
+  // Compiled (npm start, the e2e tests, the benchmark): Azurite on its own thread. From sources under
+  // vitest there is no compiled thread script, so it runs on this event loop.
+  const compiled = import.meta.url.endsWith('.js');
+  const tables = compiled ? await startAzuriteTablesThread({ port: ports.tables }) : await startAzuriteTables({ port: ports.tables });
   const serviceBus = await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
-  const arm = await startArmEmulator({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity });
+  const arm = await startArmEmulator({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, stats: () => ({ tableRequests: tables.requestCount(), serviceBus: serviceBus.stats() }) });
 
   // The function app's settings, as App Service would set them.
   Object.assign(process.env, {
@@ -63,7 +67,8 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     [settings.serviceBusConnection.name]: serviceBus.connectionString,
     [settings.armEndpoint.name]: arm.armEndpoint,
     [settings.authIssuer.name]: arm.homeIssuer,
-    [settings.retryAfterSeconds.name]: String(options.retryAfterSeconds ?? 1),
+    // Locally a poll every second, not ARM's usual 10 s; an explicit setting wins.
+    [settings.retryAfterSeconds.name]: process.env[settings.retryAfterSeconds.name] ?? String(options.retryAfterSeconds ?? 1),
     ...(options.memberLimit !== undefined ? { [settings.memberLimit.name]: String(options.memberLimit) } : {}),
     IDENTITY_ENDPOINT: arm.identityEndpoint,
     IDENTITY_HEADER: arm.identityHeader,
@@ -90,6 +95,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     },
     arm,
     serviceBus,
+    tables,
     async stop() {
       await workers.close();
       await bus.close();

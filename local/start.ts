@@ -1,21 +1,15 @@
-// `npm start`: the whole embedded stack in one process. Node reads NODE_EXTRA_CA_CERTS only at
-// start-up, so the launcher makes the local CA first and, if this process does not trust it yet,
-// runs itself again with the variable set.
-import { spawn } from 'node:child_process';
+// `npm start`: the whole embedded stack in one process, on loopback.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ensureLocalTls } from './certs.js';
 import { startLocalStack } from './stack.js';
+import { runTrusting } from './trust.js';
 
 const dataDir = resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local');
 mkdirSync(dataDir, { recursive: true });
 const tls = ensureLocalTls(join(dataDir, 'tls'));
 
-if (process.env.NODE_EXTRA_CA_CERTS !== tls.caPath) {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath } });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
-} else {
+await runTrusting(tls, async () => {
   const base = Number(process.env.FLEET_LOCAL_BASE_PORT ?? 17440);
   const port = (offset: number) => (base === 0 ? 0 : base + offset);
   const stack = await startLocalStack({
@@ -38,4 +32,4 @@ if (process.env.NODE_EXTRA_CA_CERTS !== tls.caPath) {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
-}
+});

@@ -52,10 +52,10 @@ export type SettingKey = keyof typeof settings;
 
 /** The Service Bus trigger's settings, mirrored in host.json (checked by a test). */
 export const serviceBusHostSettings = {
-  maxConcurrentSessions: 16,
+  maxConcurrentSessions: 32,
   maxAutoLockRenewalDuration: '00:05:00',
   autoCompleteMessages: true,
-  sessionIdleTimeout: '00:00:01',
+  sessionIdleTimeout: '00:00:00.200',
 } as const;
 
 export function readSetting(env: NodeJS.ProcessEnv, key: SettingKey): string {

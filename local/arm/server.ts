@@ -63,7 +63,7 @@ function clusterToArm(c: SimCluster) {
   return { id, name: c.name, type: provider, location: c.location, tags: c.tags ?? {}, ...(identity ? { identity } : {}), properties };
 }
 
-export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number }): Promise<ArmEmulator> {
+export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; stats?: () => unknown }): Promise<ArmEmulator> {
   const world = new World(options.seed);
   let base = '';
   const issuer = await createIssuer(() => base);
@@ -99,6 +99,8 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
       return send(res, 200, { issuer: issuer.issuerFor(parts[0]), jwks_uri: `${base}/${parts[0]}/discovery/v2.0/keys`, id_token_signing_alg_values_supported: ['RS256'], token_endpoint: `${base}/${parts[0]}/oauth2/v2.0/token` });
     }
     if (parts.length === 4 && parts[1] === 'discovery' && parts[2] === 'v2.0' && parts[3] === 'keys') return send(res, 200, issuer.jwks());
+    // Not ARM: the local stack's counters (Table Storage requests, Service Bus messages), for the benchmark.
+    if (url.pathname === '/_local/stats' && options.stats) return send(res, 200, options.stats());
 
     const claims = await authorize(req);
     const lower = parts.map((p) => p.toLowerCase());

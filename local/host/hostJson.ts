@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-// "hh:mm:ss" as host.json writes TimeSpans.
-const timeSpan = z.string().regex(/^\d{2}:\d{2}:\d{2}$/).transform((s) => {
+// "hh:mm:ss[.fff]" as host.json writes TimeSpans.
+const timeSpan = z.string().regex(/^\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/).transform((s) => {
   const [h, m, sec] = s.split(':').map(Number);
-  return ((h * 60 + m) * 60 + sec) * 1000;
+  return Math.round(((h * 60 + m) * 60 + sec) * 1000);
 });
 
 const hostJsonSchema = z.object({

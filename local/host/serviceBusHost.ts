@@ -3,6 +3,7 @@
 // released after sessionIdleTimeout without messages, messages completed when the function
 // returns and abandoned when it throws (so Service Bus counts deliveries and dead-letters).
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSessionReceiver } from '@azure/service-bus';
 import { InvocationContext } from '../../functions/azfn.js';
 import type { FunctionDefinition } from '../../functions/definitions.js';
@@ -19,6 +20,8 @@ const isAbort = (e: unknown) => (e as Error)?.name === 'AbortError';
 
 export function startServiceBusHost(options: { definitions: FunctionDefinition[]; client: ServiceBusClient; settings: HostSettings['extensions']['serviceBus']; log: LogSink }): ServiceBusHost {
   const stop = new AbortController();
+  // Every concurrent session receiver listens to this one signal.
+  setMaxListeners(4 * options.settings.maxConcurrentSessions + 16, stop.signal);
   const loops: Promise<void>[] = [];
   const sb = options.settings;
 
@@ -46,16 +49,48 @@ export function startServiceBusHost(options: { definitions: FunctionDefinition[]
     }
   };
 
+  // Like the Functions host, stream each accepted session (no receive/drain cycles) and let it go
+  // after sessionIdleTimeout without a message, so another fleet's session can be taken.
   const sessionLoop = async (def: QueueDefinition) => {
     while (!stop.signal.aborted) {
       let receiver: ServiceBusSessionReceiver | undefined;
       try {
         receiver = await options.client.acceptNextSession(def.queueName, { maxAutoLockRenewalDurationInMs: sb.maxAutoLockRenewalDuration, abortSignal: stop.signal });
-        for (;;) {
-          const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: sb.sessionIdleTimeout, abortSignal: stop.signal });
-          if (!message) break;
-          await invoke(def, receiver, message);
-        }
+        const session = receiver;
+        await new Promise<void>((done) => {
+          let idle: NodeJS.Timeout;
+          let busy = 0;
+          const resolve = () => {
+            clearTimeout(idle);
+            stop.signal.removeEventListener('abort', resolve);
+            done();
+          };
+          const armIdle = () => {
+            clearTimeout(idle);
+            idle = setTimeout(() => busy === 0 && resolve(), sb.sessionIdleTimeout);
+          };
+          stop.signal.addEventListener('abort', resolve, { once: true });
+          armIdle();
+          session.subscribe(
+            {
+              processMessage: async (message) => {
+                busy++;
+                clearTimeout(idle);
+                try {
+                  await invoke(def, session, message);
+                } finally {
+                  busy--;
+                  armIdle();
+                }
+              },
+              processError: async (args) => {
+                options.log('warning', def.name, `session ${session.sessionId}: ${args.error.message}`);
+                if ((args.error as { code?: string }).code === 'SessionLockLost') resolve();
+              },
+            },
+            { autoCompleteMessages: false, maxConcurrentCalls: 1 },
+          );
+        });
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (!isAbort(e) && code !== 'ServiceTimeout' && code !== 'SessionCannotBeLocked' && !stop.signal.aborted) {

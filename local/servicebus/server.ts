@@ -93,6 +93,8 @@ export interface ServiceBusEmulator {
   port: number;
   connectionString: string;
   /** Messages waiting in a queue (or `queue/$deadletterqueue`), for tests and diagnostics. */
+  /** Messages accepted from senders (duplicates included) and deliveries made, since start. */
+  stats(): { received: number; duplicates: number; delivered: number };
   peek(queue: string): { messageId: string; sessionId?: string; deliveryCount: number; body: unknown; applicationProperties: Record<string, unknown> }[];
   close(): Promise<void>;
 }
@@ -135,6 +137,7 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     queues.set(q.deadLetter.name.toLowerCase(), q.deadLetter);
   }
   let nextSeq = 1;
+  const counts = { received: 0, duplicates: 0, delivered: 0 };
   const locks = new Map<string, Stored>();
   const deliveries = new WeakMap<Delivery, { m: Stored; lockKey: string }>();
   const container = rhea.create_container({ id: 'fleet-manager-servicebus-emulator', autoaccept: false });
@@ -150,10 +153,14 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
   const enqueue = (q: Queue, message: AmqpMessage, now = Date.now()): number | undefined => {
     if (message.message_id === undefined || message.message_id === null) message.message_id = randomUUID().replaceAll('-', '');
     const messageId = String(message.message_id);
+    counts.received++;
     const window = q.def.duplicateDetectionWindowSeconds * 1000;
     if (window > 0) {
       const seenUntil = q.seen.get(messageId);
-      if (seenUntil !== undefined && seenUntil > now) return undefined;
+      if (seenUntil !== undefined && seenUntil > now) {
+        counts.duplicates++;
+        return undefined;
+      }
       q.seen.set(messageId, now + window);
     }
     const annotations = message.message_annotations ?? {};
@@ -221,6 +228,7 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     const q = r.queue;
     const now = Date.now();
     m.deliveries += 1;
+    counts.delivered++;
     const tag = Buffer.from(randomUUID().replaceAll('-', ''), 'hex');
     const session = r.sessionId !== undefined ? q.sessions.get(r.sessionId) : undefined;
     const lockedUntil = session ? session.lockedUntil : now + q.lockMs;
@@ -653,6 +661,7 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
   return {
     port,
     connectionString: `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=local-emulator-key;UseDevelopmentEmulator=true;`,
+    stats: () => ({ ...counts }),
     peek(name) {
       const q = queues.get(name.toLowerCase());
       if (!q) return [];

@@ -1,0 +1,130 @@
+// `npm run bench`: member joins through the embedded stack, end to end.
+// 1,000 members over 50 fleets, 100 concurrent clients; prints rates, latencies and the Table
+// Storage requests and Service Bus messages each join costs, next to Azurite's raw upsert rate.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TableClient } from '@azure/data-tables';
+import { ensureLocalTls } from '../local/certs.js';
+import { defaultSeedPath } from '../local/stack.js';
+import { loadSeed } from '../local/arm/world.js';
+import { runTrusting } from '../local/trust.js';
+
+const fleets = Number(process.env.BENCH_FLEETS ?? 50);
+const members = Number(process.env.BENCH_MEMBERS ?? 1000);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 100);
+// How often a client asks whether its join finished: the local Retry-After (1 s), which the official client honours.
+const pollMs = Number(process.env.BENCH_POLL_MS ?? 1000);
+const subs = ['00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002'];
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const fmt = (n: number, d = 1) => n.toFixed(d);
+
+async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await work(items[next++]);
+  }));
+}
+
+const tls = ensureLocalTls(join(resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local'), 'tls'));
+
+await runTrusting(tls, async () => {
+  const seed = loadSeed(defaultSeedPath());
+  seed.managedClusters = Array.from({ length: members }, (_, i) => ({
+    subscriptionId: subs[i % 2],
+    resourceGroup: `rg-bench-${i % 2}`,
+    name: `aks-${i}`,
+    location: i % 2 ? 'westeurope' : 'eastus',
+    kubernetesVersion: '1.32.4',
+    identity: { type: 'SystemAssigned' as const, principalId: undefined },
+  }));
+  const seedPath = join(mkdtempSync(join(tmpdir(), 'bench-')), 'seed.json');
+  writeFileSync(seedPath, JSON.stringify(seed));
+  // The stack runs as `npm start` does, in its own process; this one is only the clients.
+  const dir = resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local');
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'local', 'start.js')], {
+    env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_BASE_PORT: '0', FLEET_LOCAL_SEED: seedPath },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const clientEnv = await new Promise<Record<string, string>>((ok, fail) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('# Fleet Manager is running')) ok(Object.fromEntries(out.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])));
+    });
+    child.on('exit', (code) => fail(new Error(`stack exited with ${code}: ${out}`)));
+  });
+  const stack = {
+    clientEnv,
+    stats: async () => (await (await fetch(`${clientEnv.ARM_ENDPOINT}/_local/stats`)).json()) as { tableRequests: number; serviceBus: { received: number; delivered: number } },
+  };
+  const api = stack.clientEnv.FLEET_API;
+  const tokenRes = await fetch(`${stack.clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01`, { headers: { 'X-IDENTITY-HEADER': stack.clientEnv.IDENTITY_HEADER } });
+  const token = ((await tokenRes.json()) as { access_token: string }).access_token;
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+  // Azurite's raw upsert rate at the same concurrency, from this process (as our functions reach it).
+  const raw = TableClient.fromConnectionString(stack.clientEnv.TABLES_CONNECTION_STRING, 'benchraw', { allowInsecureConnection: true });
+  await raw.createTable();
+  const upserts = Array.from({ length: 2000 }, (_, i) => i);
+  let t = performance.now();
+  await pool(upserts, concurrency, async (i) => void (await raw.upsertEntity({ partitionKey: `p${i % 50}`, rowKey: `r${i}`, data: 'x'.repeat(400) }, 'Replace')));
+  const rawRate = upserts.length / ((performance.now() - t) / 1000);
+
+  const fleetUrl = (f: number) => `${api}/subscriptions/${subs[0]}/resourceGroups/rg-bench/providers/Microsoft.ContainerService/fleets/fleet-${f}`;
+  const waitFor = async (operationUrl: string) => {
+    let polls = 0;
+    for (;;) {
+      polls++;
+      const s = (await (await fetch(operationUrl, { headers })).json()) as { status: string; error?: { message: string } };
+      if (s.status === 'Succeeded') return polls;
+      if (s.status !== 'InProgress') throw new Error(`operation ${s.status}: ${s.error?.message}`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  };
+  await pool(Array.from({ length: fleets }, (_, f) => f), 10, async (f) => {
+    const res = await fetch(`${fleetUrl(f)}?api-version=2025-03-01`, { method: 'PUT', headers, body: JSON.stringify({ location: 'eastus' }) });
+    await waitFor(res.headers.get('azure-asyncoperation')!);
+  });
+
+  // Each client opens its connection first (a TLS handshake per client), as a long-lived client would have.
+  await pool(Array.from({ length: concurrency }, (_, i) => i), concurrency, async (i) => void (await (await fetch(`${fleetUrl(i % fleets)}?api-version=2025-03-01`, { headers })).text()));
+  const before = await stack.stats();
+  const putMs: number[] = [];
+  const joinMs: number[] = [];
+  let polls = 0;
+  const jobs = Array.from({ length: members }, (_, i) => i);
+  t = performance.now();
+  await pool(jobs, concurrency, async (i) => {
+    const start = performance.now();
+    const clusterResourceId = `/subscriptions/${subs[i % 2]}/resourceGroups/rg-bench-${i % 2}/providers/Microsoft.ContainerService/managedClusters/aks-${i}`;
+    const res = await fetch(`${fleetUrl(i % fleets)}/members/m-${i}?api-version=2025-03-01`, { method: 'PUT', headers, body: JSON.stringify({ properties: { clusterResourceId } }) });
+    putMs.push(performance.now() - start);
+    if (res.status !== 201) throw new Error(`PUT answered ${res.status}: ${await res.text()}`);
+    const n = await waitFor(res.headers.get('azure-asyncoperation')!);
+    polls += n;
+    joinMs.push(performance.now() - start);
+  });
+  const seconds = (performance.now() - t) / 1000;
+  const after = await stack.stats();
+  const tableRequests = after.tableRequests - before.tableRequests;
+  putMs.sort((a, b) => a - b);
+  joinMs.sort((a, b) => a - b);
+  const perJoin = (tableRequests - polls) / members;
+
+  const lines = [
+    `members joined:                 ${members} over ${fleets} fleets, ${concurrency} concurrent clients polling every ${pollMs} ms`,
+    `joins per second (PUT→Succeeded): ${fmt(members / seconds)}`,
+    `PUT latency p50 / p99:           ${fmt(pct(putMs, 50))} ms / ${fmt(pct(putMs, 99))} ms`,
+    `join latency p50 / p99:          ${fmt(pct(joinMs, 50))} ms / ${fmt(pct(joinMs, 99))} ms`,
+    `Table Storage requests per join: ${fmt(perJoin, 2)} (minimum 5: accept read+transaction, worker read+claim+transaction; status polls excluded: ${polls} polls, 1 request each)`,
+    `Service Bus messages per join:   ${fmt((after.serviceBus.received - before.serviceBus.received) / members, 2)} sent, ${fmt((after.serviceBus.delivered - before.serviceBus.delivered) / members, 2)} delivered`,
+    `Azurite raw upserts per second:  ${fmt(rawRate)} (${concurrency} concurrent; one join costs ${fmt(perJoin, 1)} requests, so the storage-bound ceiling is ~${fmt(rawRate / perJoin)} joins/s)`,
+  ];
+  console.log(lines.join('\n'));
+  child.kill('SIGINT');
+  await new Promise((r) => child.once('exit', r));
+  process.exit(0);
+});
