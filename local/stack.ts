@@ -63,7 +63,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
 
   // The function app's settings, as App Service would set them.
   Object.assign(process.env, {
-    [settings.storageConnection.name]: tables.connectionString,
+    [settings.stateStorage.name]: tables.connectionString,
     [settings.serviceBusConnection.name]: serviceBus.connectionString,
     [settings.armEndpoint.name]: arm.armEndpoint,
     [settings.authIssuer.name]: arm.homeIssuer,

@@ -36,9 +36,15 @@ export const tables = {
   clusterClaims: 'clusterclaims',
 } as const;
 
-/** App settings (environment variables) the product reads, with their defaults. */
+/**
+ * App settings (environment variables) the product reads, with their defaults. A connection
+ * setting is a connection string locally, or in Azure `<name>__tableServiceUri` /
+ * `<name>__fullyQualifiedNamespace` with the app's managed identity (see runtime.ts).
+ */
 export const settings = {
-  storageConnection: { name: 'AzureWebJobsStorage', default: undefined },
+  // Our state has its own account: the Functions host's storage (AzureWebJobsStorage) needs blob
+  // access, our code needs table access, and neither needs the other's.
+  stateStorage: { name: 'StateStorage', default: undefined },
   serviceBusConnection: { name: 'ServiceBusConnection', default: undefined },
   armEndpoint: { name: 'ARM_ENDPOINT', default: 'https://management.azure.com' },
   authIssuer: { name: 'FLEET_AUTH_ISSUER', default: undefined },
@@ -46,7 +52,42 @@ export const settings = {
   memberLimit: { name: 'FLEET_MEMBER_LIMIT', default: '20' },
   retryAfterSeconds: { name: 'FLEET_RETRY_AFTER_SECONDS', default: '10' },
   pageSize: { name: 'FLEET_PAGE_SIZE', default: '100' },
+  // DefaultAzureCredential picks the app's user-assigned identity by this client id.
+  managedIdentityClientId: { name: 'AZURE_CLIENT_ID', default: '' },
 } as const;
+
+/** Settings the Functions host itself reads (not our code); infra sets them too. */
+export const hostSettings = {
+  hostStorage: 'AzureWebJobsStorage',
+  applicationInsights: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  applicationInsightsAuthentication: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+} as const;
+
+const isoDuration = (seconds: number) => (seconds % 86400 === 0 ? `P${seconds / 86400}D` : `PT${seconds}S`);
+
+/**
+ * What infra/ needs from this module, in ARM's words. infra/app-config.json holds exactly this
+ * (the Bicep reads it with loadJsonContent); `npm run infra:config` rewrites it and a test fails when it is stale.
+ */
+export function infraConfig() {
+  return {
+    queues: Object.values(queues).map((q) => ({
+      name: q.name,
+      properties: {
+        requiresSession: q.requiresSession,
+        lockDuration: isoDuration(q.lockDurationSeconds),
+        maxDeliveryCount: q.maxDeliveryCount,
+        requiresDuplicateDetection: q.duplicateDetectionWindowSeconds > 0,
+        duplicateDetectionHistoryTimeWindow: isoDuration(q.duplicateDetectionWindowSeconds),
+        defaultMessageTimeToLive: isoDuration(q.defaultMessageTimeToLiveSeconds),
+        deadLetteringOnMessageExpiration: q.deadLetteringOnMessageExpiration,
+      },
+    })),
+    tables: Object.values(tables),
+    settings: Object.fromEntries(Object.entries(settings).map(([key, s]) => [key, s.name])),
+    hostSettings,
+  };
+}
 
 export type SettingKey = keyof typeof settings;
 

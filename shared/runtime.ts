@@ -33,10 +33,10 @@ export async function closeRuntime(): Promise<void> {
 }
 
 function tableConnection(env: NodeJS.ProcessEnv, credential: DefaultAzureCredential): TableConnection {
-  const name = settings.storageConnection.name;
+  const name = settings.stateStorage.name;
   if (env[name]) return { connectionString: env[name]! };
-  const endpoint = env[`${name}__tableServiceUri`] ?? (env[`${name}__accountName`] && `https://${env[`${name}__accountName`]}.table.core.windows.net`);
-  if (!endpoint) throw new Error(`app setting ${name} (or ${name}__accountName) is not set`);
+  const endpoint = env[`${name}__tableServiceUri`];
+  if (!endpoint) throw new Error(`app setting ${name} (or ${name}__tableServiceUri) is not set`);
   return { endpoint, credential };
 }
 
