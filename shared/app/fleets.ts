@@ -42,6 +42,16 @@ async function accept(deps: AppDeps, ref: FleetRef, change: Change, op: Operatio
   await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: ref }, { abortSignal: ctx.abortSignal });
 }
 
+/** Records a change to an existing fleet together with the operation that converges it. */
+async function changeFleet(deps: AppDeps, existing: Stored<FleetRecord>, kind: OperationKind, patch: Partial<FleetRecord>, ctx: RequestContext) {
+  const current = existing.value;
+  const now = deps.now().toISOString();
+  const op = newOperation(kind, current.ref, fleetId(current.ref), current.location, now);
+  const next: FleetRecord = { ...current, ...patch, lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
+  await accept(deps, current.ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+  return { next, op };
+}
+
 export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, ctx: RequestContext): Promise<ApiResult> {
   const body = parseBody(fleetPutBody, rawBody);
   const location = normalizeLocation(body.location);
@@ -64,16 +74,7 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
       const op = await resumeOrRefuse(deps, existing, same, ctx);
       return { status: 200, body: fleetToArm(current), operation: op };
     }
-    const op = newOperation('fleet.createOrUpdate', ref, fleetId(current.ref), location, now);
-    const next: FleetRecord = {
-      ...current,
-      tags,
-      provisioningState: 'Updating',
-      lastOperationId: op.id,
-      eTag: newETag(),
-      systemData: modifiedBy(current.systemData, ctx.caller, now),
-    };
-    await accept(deps, ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+    const { next, op } = await changeFleet(deps, existing, 'fleet.createOrUpdate', { tags, provisioningState: 'Updating' }, ctx);
     return { status: 200, body: fleetToArm(next), operation: op };
   }
 
@@ -103,17 +104,7 @@ export async function patchFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown,
     const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
     return { status: 202, operation: await resumeOrRefuse(deps, existing, same, ctx) };
   }
-  const now = deps.now().toISOString();
-  const op = newOperation('fleet.update', ref, fleetId(ref), current.location, now);
-  const next: FleetRecord = {
-    ...current,
-    tags,
-    provisioningState: 'Updating',
-    lastOperationId: op.id,
-    eTag: newETag(),
-    systemData: modifiedBy(current.systemData, ctx.caller, now),
-  };
-  await accept(deps, ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+  const { op } = await changeFleet(deps, existing, 'fleet.update', { tags, provisioningState: 'Updating' }, ctx);
   return { status: 202, operation: op };
 }
 
@@ -121,15 +112,10 @@ export async function deleteFleet(deps: AppDeps, ref: FleetRef, ctx: RequestCont
   const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
   checkPreconditions(existing?.value.eTag, { ...ctx, ifNoneMatch: undefined });
   if (!existing) return { status: 204 };
-  const current = existing.value;
-  if (busy(current.provisioningState)) {
-    return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState === 'Deleting', ctx) };
+  if (busy(existing.value.provisioningState)) {
+    return { status: 202, operation: await resumeOrRefuse(deps, existing, existing.value.provisioningState === 'Deleting', ctx) };
   }
-  const now = deps.now().toISOString();
-  const kind: OperationKind = 'fleet.delete';
-  const op = newOperation(kind, ref, fleetId(ref), current.location, now);
-  const next: FleetRecord = { ...current, provisioningState: 'Deleting', lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
-  await accept(deps, ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+  const { op } = await changeFleet(deps, existing, 'fleet.delete', { provisioningState: 'Deleting' }, ctx);
   return { status: 202, operation: op };
 }
 

@@ -59,6 +59,16 @@ function startOperation(kind: OperationKind, fleet: FleetRecord, ref: MemberRef,
   return newOperation(kind, fleetOf(ref), memberId(ref), fleet.location, now, ref.memberName);
 }
 
+/** Records a change to an existing member together with the operation that converges it. */
+async function changeMember(deps: AppDeps, fleet: FleetRecord, existing: Stored<MemberRecord>, kind: OperationKind, patch: Partial<MemberRecord>, ctx: RequestContext) {
+  const current = existing.value;
+  const now = deps.now().toISOString();
+  const op = startOperation(kind, fleet, current.ref, now);
+  const next: MemberRecord = { ...current, ...patch, lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
+  await accept(deps, current.ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+  return { next, op };
+}
+
 export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown, ctx: RequestContext): Promise<ApiResult> {
   const body = parseBody(memberPutBody, rawBody);
   parseMemberClusterId(body.properties.clusterResourceId);
@@ -79,16 +89,7 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
       return { status: 200, body: memberToArm(current), operation: op };
     }
     // Re-running create is how a user tells the fleet a cluster's identity changed: the worker re-reads the cluster.
-    const op = startOperation('member.createOrUpdate', fleet.value, ref, now);
-    const next: MemberRecord = {
-      ...current,
-      group,
-      provisioningState: current.joined ? 'Updating' : 'Joining',
-      lastOperationId: op.id,
-      eTag: newETag(),
-      systemData: modifiedBy(current.systemData, ctx.caller, now),
-    };
-    await accept(deps, ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+    const { next, op } = await changeMember(deps, fleet.value, existing, 'member.createOrUpdate', { group, provisioningState: current.joined ? 'Updating' : 'Joining' }, ctx);
     return { status: 200, body: memberToArm(next), operation: op };
   }
 
@@ -120,17 +121,7 @@ export async function patchMember(deps: AppDeps, ref: MemberRef, rawBody: unknow
   if (busy(current.provisioningState)) {
     return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState !== 'Leaving' && current.group === nextGroup, ctx) };
   }
-  const now = deps.now().toISOString();
-  const op = startOperation('member.update', fleet.value, ref, now);
-  const next: MemberRecord = {
-    ...current,
-    group: nextGroup,
-    provisioningState: 'Updating',
-    lastOperationId: op.id,
-    eTag: newETag(),
-    systemData: modifiedBy(current.systemData, ctx.caller, now),
-  };
-  await accept(deps, ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+  const { op } = await changeMember(deps, fleet.value, existing, 'member.update', { group: nextGroup, provisioningState: 'Updating' }, ctx);
   return { status: 202, operation: op };
 }
 
@@ -142,9 +133,6 @@ export async function deleteMember(deps: AppDeps, ref: MemberRef, ctx: RequestCo
   if (busy(current.provisioningState)) {
     return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState === 'Leaving', ctx) };
   }
-  const now = deps.now().toISOString();
-  const op = startOperation('member.delete', fleet.value, ref, now);
-  const next: MemberRecord = { ...current, provisioningState: 'Leaving', lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
-  await accept(deps, ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+  const { op } = await changeMember(deps, fleet.value, existing, 'member.delete', { provisioningState: 'Leaving' }, ctx);
   return { status: 202, operation: op };
 }
