@@ -1,9 +1,11 @@
-import type { HttpHandler, HttpMethod, ServiceBusQueueHandler } from '@azure/functions';
+import type { HttpHandler, HttpMethod, ServiceBusQueueHandler, TimerHandler } from '@azure/functions';
 
 /** One trigger. The Azure entry point (register.ts) and the local host (local/host) both read these. */
 export type FunctionDefinition =
   | { kind: 'http'; name: string; route: string; methods: HttpMethod[]; handler: HttpHandler }
-  | { kind: 'serviceBusQueue'; name: string; queueName: string; connection: string; isSessionsEnabled: boolean; handler: ServiceBusQueueHandler };
+  | { kind: 'serviceBusQueue'; name: string; queueName: string; connection: string; isSessionsEnabled: boolean; handler: ServiceBusQueueHandler }
+  // schedule: NCRONTAB, or %SETTING% to read it from an app setting as the Functions host does.
+  | { kind: 'timer'; name: string; schedule: string; handler: TimerHandler };
 
 export const armPrefix = 'subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerService';
 export const fleetRoute = `${armPrefix}/fleets/{fleetName}`;

@@ -5,6 +5,8 @@ import { functionDefinitions } from './index.js';
 for (const def of functionDefinitions) {
   if (def.kind === 'http') {
     app.http(def.name, { route: def.route, methods: def.methods, authLevel: 'anonymous', handler: def.handler });
+  } else if (def.kind === 'timer') {
+    app.timer(def.name, { schedule: def.schedule, handler: def.handler });
   } else {
     app.serviceBusQueue(def.name, { queueName: def.queueName, connection: def.connection, isSessionsEnabled: def.isSessionsEnabled, handler: def.handler });
   }

@@ -14,6 +14,7 @@ import type { LocalTls } from './certs.js';
 import { readHostJson } from './host/hostJson.js';
 import { startHttpHost, type LogSink } from './host/httpHost.js';
 import { startServiceBusHost } from './host/serviceBusHost.js';
+import { startTimerHost } from './host/timerHost.js';
 import { startServiceBusEmulator, type ServiceBusEmulator } from './servicebus/server.js';
 
 /** The folder holding package.json and host.json, whether this runs from source or from dist/. */
@@ -49,7 +50,7 @@ export interface LocalStack {
 export const defaultSeedPath = () => join(root(), 'local', 'seed.json');
 
 export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
-  const log: LogSink = options.log ?? ((level, fn, message) => { if (level === 'error' || level === 'warning') console.error(`[${level}] ${fn}: ${message}`); });
+  const log: LogSink = options.log ?? ((level, fn, message) => { if (level !== 'trace' && level !== 'debug') console.error(`[${level}] ${fn}: ${message}`); });
   const seed = loadSeed(options.seedPath ?? defaultSeedPath());
   const hostJson = readHostJson(join(root(), 'host.json'));
   const ports = options.ports ?? {};
@@ -70,6 +71,8 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     // Locally a poll every second, not ARM's usual 10 s; an explicit setting wins.
     [settings.retryAfterSeconds.name]: process.env[settings.retryAfterSeconds.name] ?? String(options.retryAfterSeconds ?? 1),
     ...(options.memberLimit !== undefined ? { [settings.memberLimit.name]: String(options.memberLimit) } : {}),
+    // The Functions host reads a %SETTING% schedule from app settings; infra sets it in Azure.
+    [settings.sweepSchedule.name]: process.env[settings.sweepSchedule.name] ?? settings.sweepSchedule.default,
     IDENTITY_ENDPOINT: arm.identityEndpoint,
     IDENTITY_HEADER: arm.identityHeader,
   });
@@ -80,12 +83,15 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
 
   const bus = createServiceBusClient({ connectionString: serviceBus.connectionString });
   const workers = startServiceBusHost({ definitions: functionDefinitions, client: bus, settings: hostJson.extensions.serviceBus, log });
+  const timers = startTimerHost({ definitions: functionDefinitions, log });
 
   return {
     clientEnv: {
       FLEET_API: http.url,
       ARM_ENDPOINT: arm.armEndpoint,
-      IDENTITY_ENDPOINT: arm.identityEndpoint,
+      // The Functions host reads a %SETTING% schedule from app settings; infra sets it in Azure.
+    [settings.sweepSchedule.name]: process.env[settings.sweepSchedule.name] ?? settings.sweepSchedule.default,
+    IDENTITY_ENDPOINT: arm.identityEndpoint,
       IDENTITY_HEADER: arm.identityHeader,
       NODE_EXTRA_CA_CERTS: options.tls.caPath,
       AZURE_SUBSCRIPTION_ID: seed.subscriptions[0].subscriptionId,
@@ -97,6 +103,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     serviceBus,
     tables,
     async stop() {
+      await timers.close();
       await workers.close();
       await bus.close();
       await closeRuntime();

@@ -52,6 +52,11 @@ export const settings = {
   memberLimit: { name: 'FLEET_MEMBER_LIMIT', default: '20' },
   retryAfterSeconds: { name: 'FLEET_RETRY_AFTER_SECONDS', default: '10' },
   pageSize: { name: 'FLEET_PAGE_SIZE', default: '100' },
+  // The operations sweeper: how often it runs (NCRONTAB; the trigger reads it as %FLEET_SWEEP_SCHEDULE%),
+  // when a running operation counts as stuck (its command is sent again), how long finished ones are kept.
+  sweepSchedule: { name: 'FLEET_SWEEP_SCHEDULE', default: '0 */5 * * * *' },
+  stuckOperationSeconds: { name: 'FLEET_STUCK_OPERATION_SECONDS', default: '300' },
+  operationRetentionDays: { name: 'FLEET_OPERATION_RETENTION_DAYS', default: '7' },
   // DefaultAzureCredential picks the app's user-assigned identity by this client id.
   managedIdentityClientId: { name: 'AZURE_CLIENT_ID', default: '' },
 } as const;

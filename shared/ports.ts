@@ -32,7 +32,7 @@ export type Row =
 export type Change =
   | { op: 'create'; row: Row }
   | { op: 'replace'; row: Row; version: string }
-  | { op: 'delete'; kind: 'fleet' | 'member'; name: string };
+  | { op: 'delete'; kind: Row['kind']; name: string };
 
 export interface Page<T> {
   items: T[];
@@ -55,6 +55,11 @@ export interface FleetStore {
   readFleet(fleet: FleetRef, options?: ReadFleetOptions): Promise<FleetPartition>;
   listFleets(scope: { subscriptionId: string; resourceGroup?: string }, page: PageOptions): Promise<Page<FleetRecord>>;
   listMembers(fleet: FleetRef, page: PageOptions): Promise<Page<MemberRecord>>;
+  /**
+   * Operations across all fleets, oldest first within a page: those still running that started
+   * before a time, or those finished before a time.
+   */
+  listOperations(query: { running: true; startedBefore: string } | { running: false; endedBefore: string }, page: PageOptions): Promise<Page<OperationRecord>>;
   /** Applies all changes to the fleet's partition atomically. */
   commit(fleet: FleetRef, changes: Change[], options?: { abortSignal?: AbortSignal }): Promise<void>;
 }

@@ -13,6 +13,7 @@ export interface Runtime {
   tokens: TokenValidator;
   retryAfterSeconds: number;
   maxDeliveryCount: number;
+  sweep: { stuckAfterSeconds: number; retentionDays: number };
   close(): Promise<void>;
 }
 
@@ -69,6 +70,7 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
     tokens: createTokenValidator({ issuer: readSetting(env, 'authIssuer'), audiences: readSetting(env, 'authAudience').split(',').map((s) => s.trim()) }),
     retryAfterSeconds: readIntSetting(env, 'retryAfterSeconds'),
     maxDeliveryCount: queues.fleetCommands.maxDeliveryCount,
+    sweep: { stuckAfterSeconds: readIntSetting(env, 'stuckOperationSeconds'), retentionDays: readIntSetting(env, 'operationRetentionDays') },
     async close() {
       await queue.close();
       await bus.close();

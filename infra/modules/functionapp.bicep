@@ -36,6 +36,9 @@ var appSettings = [
   { name: settingNames.memberLimit, value: string(memberLimit) }
   { name: settingNames.retryAfterSeconds, value: '10' }
   { name: settingNames.pageSize, value: '100' }
+  { name: settingNames.sweepSchedule, value: '0 */5 * * * *' }
+  { name: settingNames.stuckOperationSeconds, value: '300' }
+  { name: settingNames.operationRetentionDays, value: '7' }
   { name: hostSettingNames.applicationInsights, value: appInsightsConnectionString }
   { name: hostSettingNames.applicationInsightsAuthentication, value: 'ClientId=${identityClientId};Authorization=AAD' }
 ]

@@ -1,6 +1,7 @@
 // Table Storage layout (see README "State in Table Storage"):
 //   fleets:        PartitionKey = "{subscription}:{resource group}:{fleet}" (lower case)
-//                  RowKey "fleet" | "member:{name}" | "op:{operation id}"; the record is JSON in `data`.
+//                  RowKey "fleet" | "member:{name}" | "op:{operation id}"; the record is JSON in `data`
+//                  (operations also carry status, startTime and endTime as columns, for the sweeper).
 //   clusterclaims: PartitionKey = the member cluster's resource id, lower case, "/" -> ":"; RowKey "claim".
 import type { TokenCredential } from '@azure/core-auth';
 import { odata, RestError, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
@@ -24,6 +25,10 @@ import {
 interface Entity extends TableEntity {
   kind: Row['kind'];
   data: string;
+  // Operations only: copied out of `data` so the sweeper can filter on them server-side.
+  status?: string;
+  startTime?: string;
+  endTime?: string;
 }
 
 export const fleetPartitionKey = (f: FleetRef) => `${f.subscriptionId}:${f.resourceGroup}:${f.fleetName}`.toLowerCase();
@@ -90,12 +95,20 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
       return pageOf<MemberRecord>(client, filter, page);
     },
 
+    async listOperations(query, page) {
+      const filter = query.running
+        ? odata`RowKey ge 'op:' and RowKey lt 'op;' and status eq 'InProgress' and startTime lt ${query.startedBefore}`
+        : odata`RowKey ge 'op:' and RowKey lt 'op;' and status ne 'InProgress' and endTime lt ${query.endedBefore}`;
+      return pageOf<OperationRecord>(client, filter, page);
+    },
+
     async commit(fleet, changes, opts = {}) {
       if (changes.length === 0) return;
       const pk = fleetPartitionKey(fleet);
       const actions: TransactionAction[] = changes.map((c): TransactionAction => {
-        if (c.op === 'delete') return ['delete', { partitionKey: pk, rowKey: c.kind === 'fleet' ? 'fleet' : memberRow(c.name) }];
+        if (c.op === 'delete') return ['delete', { partitionKey: pk, rowKey: c.kind === 'fleet' ? 'fleet' : c.kind === 'member' ? memberRow(c.name) : opRow(c.name) }];
         const entity: Entity = { partitionKey: pk, rowKey: rowKeyOf(c.row), kind: c.row.kind, data: JSON.stringify(c.row.value) };
+        if (c.row.kind === 'operation') Object.assign(entity, { status: c.row.value.status, startTime: c.row.value.startTime, endTime: c.row.value.endTime ?? '' });
         return c.op === 'create' ? ['create', entity] : ['update', entity, 'Replace', { etag: c.version }];
       });
       try {

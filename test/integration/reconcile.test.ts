@@ -99,3 +99,29 @@ describe('the fleet-commands worker', () => {
     }
   });
 });
+
+describe('the operations sweeper', () => {
+  it('sends running operations older than the threshold again and deletes old finished ones', async () => {
+    const { sweepOperations } = await import('../../shared/app/sweeper.js');
+    const ref = await fleetReady('sweep');
+    const sentBefore = sent.length;
+    await putMember(deps, { ...ref, memberName: 'stuck' }, { properties: { clusterResourceId: clusterId.replace('c1', 'c9') } }, ctx);
+    const stuck = sent.at(-1)!;
+    sent.length = sentBefore; // as if the send had been lost
+
+    const later = new Date(Date.now() + 10 * 60_000);
+    const soon = await sweepOperations({ ...deps, now: () => new Date() }, { stuckAfterSeconds: 300, retentionDays: 7 });
+    expect(soon.resent).toBe(0);
+    const result = await sweepOperations({ ...deps, now: () => later }, { stuckAfterSeconds: 300, retentionDays: 7 });
+    expect(sent.map((c) => c.operationId)).toContain(stuck.operationId);
+    expect(result.deleted).toBe(0);
+
+    const fleetOp = (await deps.store.readFleet(ref)).fleet!.value.lastOperationId!;
+    const muchLater = new Date(Date.now() + 8 * 86400_000);
+    const cleaned = await sweepOperations({ ...deps, now: () => muchLater }, { stuckAfterSeconds: 300, retentionDays: 7 });
+    expect(cleaned.deleted).toBeGreaterThan(0);
+    expect((await deps.store.readFleet(ref, { operationId: fleetOp })).operation).toBeUndefined();
+    // The stuck one is still running, so it is kept.
+    expect((await deps.store.readFleet(ref, { operationId: stuck.operationId })).operation?.value.status).toBe('InProgress');
+  });
+});

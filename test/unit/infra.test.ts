@@ -50,6 +50,16 @@ describe('the function app', () => {
     for (const [key, s] of Object.entries(settings)) if (s.default === undefined) expect(referenced, key).toContain(key);
   });
 
+  it('sets every app setting a trigger reads as %SETTING%', async () => {
+    const { functionDefinitions } = await import('../../functions/index.js');
+    const keyOf = Object.fromEntries(Object.entries(settings).map(([k, v]) => [v.name, k]));
+    for (const def of functionDefinitions) {
+      if (def.kind !== 'timer') continue;
+      const m = /^%(\w+)%$/.exec(def.schedule);
+      if (m) expect(referenced, m[1]).toContain(keyOf[m[1]]);
+    }
+  });
+
   it('connects with its identity only: no keys or connection strings with secrets', () => {
     expect(functionApp).toContain('${settingNames.stateStorage}__tableServiceUri');
     expect(functionApp).toContain('${settingNames.serviceBusConnection}__fullyQualifiedNamespace');

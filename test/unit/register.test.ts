@@ -34,14 +34,17 @@ it('registers every function with its trigger, route, methods and queue', async 
   }
   const summary = (r: (typeof registered)[number]) => {
     const trigger = Object.values(r.bindings).find((b) => String(b.type).endsWith('Trigger'))!;
-    return trigger.type === 'httpTrigger'
-      ? { name: r.name, kind: 'http', route: trigger.route, methods: trigger.methods }
-      : { name: r.name, kind: 'serviceBusQueue', queueName: trigger.queueName, connection: trigger.connection, isSessionsEnabled: trigger.isSessionsEnabled };
+    if (trigger.type === 'httpTrigger') return { name: r.name, kind: 'http', route: trigger.route, methods: trigger.methods };
+    if (trigger.type === 'timerTrigger') return { name: r.name, kind: 'timer', schedule: trigger.schedule };
+    return { name: r.name, kind: 'serviceBusQueue', queueName: trigger.queueName, connection: trigger.connection, isSessionsEnabled: trigger.isSessionsEnabled };
   };
   const expected = functionDefinitions.map((d) =>
     d.kind === 'http'
       ? { name: d.name, kind: 'http', route: d.route, methods: d.methods }
-      : { name: d.name, kind: 'serviceBusQueue', queueName: d.queueName, connection: d.connection, isSessionsEnabled: d.isSessionsEnabled },
+      : d.kind === 'timer'
+        ? { name: d.name, kind: 'timer', schedule: d.schedule }
+        : { name: d.name, kind: 'serviceBusQueue', queueName: d.queueName, connection: d.connection, isSessionsEnabled: d.isSessionsEnabled },
   );
+  expect(expected.some((e) => e.kind === 'timer')).toBe(true);
   expect(registered.map(summary)).toEqual(expected);
 });

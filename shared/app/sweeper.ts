@@ -1,0 +1,48 @@
+// The safety net under the command queue. A command can be lost between the transaction that
+// records an operation and the send that announces it (a crash, a Service Bus outage); the
+// sweeper sends the command of every operation still running after a while again. The worker is
+// level-triggered and Service Bus drops a resend inside its duplicate-detection window, so a
+// resend of a command that was not lost does no harm. It also deletes finished operations once
+// clients can no longer be polling them.
+import type { OperationRecord } from '../domain/model.js';
+import type { AppDeps } from './context.js';
+
+export interface SweepOptions {
+  stuckAfterSeconds: number;
+  retentionDays: number;
+  /** Bounds one run; the next run picks up the rest. */
+  maxPerRun?: number;
+}
+
+export async function sweepOperations(deps: AppDeps, options: SweepOptions): Promise<{ resent: number; deleted: number }> {
+  const now = deps.now().getTime();
+  const max = options.maxPerRun ?? 1000;
+  let resent = 0;
+  let deleted = 0;
+
+  let token: string | undefined;
+  do {
+    const page = await deps.store.listOperations({ running: true, startedBefore: new Date(now - options.stuckAfterSeconds * 1000).toISOString() }, { pageSize: 100, continuationToken: token });
+    for (const op of page.items) {
+      await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: op.fleet, memberName: op.memberName });
+      resent++;
+    }
+    token = page.continuationToken;
+  } while (token && resent < max);
+
+  const endedBefore = new Date(now - options.retentionDays * 86400_000).toISOString();
+  while (deleted < max) {
+    const page = await deps.store.listOperations({ running: false, endedBefore }, { pageSize: 100 });
+    if (page.items.length === 0) break;
+    const byFleet = new Map<string, OperationRecord[]>();
+    for (const op of page.items) {
+      const key = JSON.stringify([op.fleet.subscriptionId, op.fleet.resourceGroup.toLowerCase(), op.fleet.fleetName]);
+      byFleet.set(key, [...(byFleet.get(key) ?? []), op]);
+    }
+    for (const ops of byFleet.values()) {
+      await deps.store.commit(ops[0].fleet, ops.map((op) => ({ op: 'delete', kind: 'operation', name: op.id })));
+      deleted += ops.length;
+    }
+  }
+  return { resent, deleted };
+}
