@@ -3,7 +3,10 @@
 // local emulators are checked against this module by test/unit/config-consistency.test.ts.
 
 export const apiVersion = '2025-03-01';
-export const supportedApiVersions: readonly string[] = [apiVersion];
+// Fleet and member shapes are the same across these (older ones lack `status`; 2025-04-01-preview adds
+// member `labels`, which every version here returns when set). Newer previews add features we do not
+// have yet, so they are refused rather than half-served.
+export const supportedApiVersions: readonly string[] = ['2023-10-15', '2024-04-01', apiVersion, '2025-04-01-preview'];
 
 export interface QueueDefinition {
   name: string;

@@ -8,6 +8,9 @@ import type { Change, Stored } from '../ports.js';
 import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
 import { assertFleetAcceptsMembers, fleetNotFound } from './fleets.js';
 
+const sameLabels = (a: Record<string, string> = {}, b: Record<string, string> = {}) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+
 const busy = (s: MemberRecord['provisioningState']) => s === 'Joining' || s === 'Updating' || s === 'Leaving';
 
 const memberNotFound = (ref: MemberRef) =>
@@ -73,6 +76,7 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
   const body = parseBody(memberPutBody, rawBody);
   parseMemberClusterId(body.properties.clusterResourceId);
   const group = body.properties.group === undefined ? undefined : checkName('group', body.properties.group);
+  const labels = body.properties.labels ?? {};
   const { fleet, member: existing } = await readMember(deps, ref, ctx);
   if (!fleet) throw parentNotFound(ref);
   checkPreconditions(existing?.value.eTag, ctx);
@@ -85,11 +89,12 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
       throw badRequest('PropertyChangeNotAllowed', `properties.clusterResourceId is set when the member is created and cannot change (it is '${current.clusterResourceId}'). Delete the member and create it again to join another cluster.`, 'properties.clusterResourceId');
     }
     if (busy(current.provisioningState)) {
-      const op = await resumeOrRefuse(deps, existing, current.provisioningState !== 'Leaving' && current.group === group, ctx);
+      const same = current.provisioningState !== 'Leaving' && current.group === group && sameLabels(current.labels, labels);
+      const op = await resumeOrRefuse(deps, existing, same, ctx);
       return { status: 200, body: memberToArm(current), operation: op };
     }
     // Re-running create is how a user tells the fleet a cluster's identity changed: the worker re-reads the cluster.
-    const { next, op } = await changeMember(deps, fleet.value, existing, 'member.createOrUpdate', { group, provisioningState: current.joined ? 'Updating' : 'Joining' }, ctx);
+    const { next, op } = await changeMember(deps, fleet.value, existing, 'member.createOrUpdate', { group, labels, provisioningState: current.joined ? 'Updating' : 'Joining' }, ctx);
     return { status: 200, body: memberToArm(next), operation: op };
   }
 
@@ -98,6 +103,7 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
     ref,
     clusterResourceId: body.properties.clusterResourceId,
     ...(group ? { group } : {}),
+    labels,
     provisioningState: 'Joining',
     lastOperationId: op.id,
     eTag: newETag(),
@@ -118,10 +124,12 @@ export async function patchMember(deps: AppDeps, ref: MemberRef, rawBody: unknow
   assertFleetAcceptsMembers(fleet.value);
   const current = existing.value;
   const nextGroup = requested === undefined ? current.group : group;
+  const nextLabels = body.properties?.labels ?? current.labels ?? {};
   if (busy(current.provisioningState)) {
-    return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState !== 'Leaving' && current.group === nextGroup, ctx) };
+    const same = current.provisioningState !== 'Leaving' && current.group === nextGroup && sameLabels(current.labels, nextLabels);
+    return { status: 202, operation: await resumeOrRefuse(deps, existing, same, ctx) };
   }
-  const { op } = await changeMember(deps, fleet.value, existing, 'member.update', { group: nextGroup, provisioningState: 'Updating' }, ctx);
+  const { op } = await changeMember(deps, fleet.value, existing, 'member.update', { group: nextGroup, labels: nextLabels, provisioningState: 'Updating' }, ctx);
   return { status: 202, operation: op };
 }
 

@@ -49,6 +49,7 @@ export interface MemberRecord {
   ref: MemberRef;
   clusterResourceId: string;
   group?: string;
+  labels?: Record<string, string>;
   provisioningState: MemberProvisioningState;
   lastOperationId?: string;
   lastOperationError?: ErrorDetail;

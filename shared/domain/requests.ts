@@ -27,12 +27,30 @@ export const fleetPatchBody = z
   })
   .loose();
 
+// Kubernetes label syntax: the labels are what placements select member clusters by.
+const labelName = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const labelPrefix = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const validLabelKey = (k: string) => {
+  const slash = k.lastIndexOf('/');
+  const prefix = slash >= 0 ? k.slice(0, slash) : undefined;
+  const name = slash >= 0 ? k.slice(slash + 1) : k;
+  return labelName.test(name) && (prefix === undefined || (prefix.length <= 253 && labelPrefix.test(prefix)));
+};
+const labels = z.record(z.string(), z.string()).superRefine((l, ctx) => {
+  if (Object.keys(l).length > 100) ctx.addIssue({ code: 'custom', message: 'at most 100 labels' });
+  for (const [key, value] of Object.entries(l)) {
+    if (!validLabelKey(key)) ctx.addIssue({ code: 'custom', path: [key], message: `'${key}' is not a label key: label keys are [prefix/]name, a name of 1-63 letters, digits, '-', '_' or '.' starting and ending alphanumeric, and an optional DNS-subdomain prefix` });
+    else if (value !== '' && !labelName.test(value)) ctx.addIssue({ code: 'custom', path: [key], message: `'${value}' is not a label value: label values are empty or 1-63 letters, digits, '-', '_' or '.' starting and ending alphanumeric` });
+  }
+});
+
 export const memberPutBody = z
   .object({
     properties: z
       .object({
         clusterResourceId: z.string().min(1, 'properties.clusterResourceId is required'),
         group: z.string().optional(),
+        labels: labels.optional(),
       })
       .loose(),
   })
@@ -40,7 +58,7 @@ export const memberPutBody = z
 
 export const memberPatchBody = z
   .object({
-    properties: z.object({ group: z.string().optional() }).loose().optional(),
+    properties: z.object({ group: z.string().optional(), labels: labels.optional() }).loose().optional(),
   })
   .loose();
 

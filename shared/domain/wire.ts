@@ -32,6 +32,7 @@ export function memberToArm(m: MemberRecord) {
     properties: {
       clusterResourceId: m.clusterResourceId,
       ...(m.group ? { group: m.group } : {}),
+      ...(m.labels && Object.keys(m.labels).length ? { labels: m.labels } : {}),
       provisioningState: m.provisioningState,
       status: {
         ...(m.lastOperationId ? { lastOperationId: m.lastOperationId } : {}),

@@ -3,7 +3,7 @@
 // and the error body. No handler builds an error body by hand.
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { apiVersion, supportedApiVersions } from '../config.js';
+import { supportedApiVersions } from '../config.js';
 import { ArmError, badRequest } from '../domain/errors.js';
 import { operationResultPath, operationStatusPath } from '../domain/wire.js';
 import type { ApiResult, RequestContext } from '../app/context.js';
@@ -64,7 +64,7 @@ export function armHandler(operation: ArmOperation) {
         ctx: { caller, ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
       };
       const outcome = await withRetryOnRace(() => operation(request, rt));
-      const response = toResponse(outcome, url, rt.retryAfterSeconds);
+      const response = toResponse(outcome, url, rt.retryAfterSeconds, req.query.get('api-version')!);
       return { ...response, headers: { ...common, ...response.headers } };
     } catch (e) {
       if (e instanceof ArmError) {
@@ -91,7 +91,7 @@ async function withRetryOnRace<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
-function toResponse(outcome: Outcome, url: URL, retryAfterSeconds: number): HttpResponseInit & { headers: Record<string, string> } {
+function toResponse(outcome: Outcome, url: URL, retryAfterSeconds: number, apiVersion: string): HttpResponseInit & { headers: Record<string, string> } {
   if ('items' in outcome) {
     const body: { value: unknown[]; nextLink?: string } = { value: outcome.items };
     if (outcome.continuationToken) {
