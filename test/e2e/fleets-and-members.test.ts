@@ -210,6 +210,59 @@ describe('members', () => {
   });
 });
 
+describe('long-running operations polled by Location', () => {
+  const pollLocation = async (location: string) => {
+    const token = await tokenFor(stack.env, stack.env.FLEET_API);
+    const seen: number[] = [];
+    const final = await until(async () => {
+      const res = await fetch(location, { headers: { authorization: `Bearer ${token}` } });
+      seen.push(res.status);
+      if (res.status === 202) {
+        expect(res.headers.get('location')).toBe(location);
+        return undefined;
+      }
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    }, { within: 10_000, every: 20, what: 'the Location monitor to finish' });
+    return { final, seen };
+  };
+
+  it('answers 202 while running, then the resource (PATCH), 204 (DELETE) or the error', async () => {
+    await client.fleets.create('rg-fleet', 'fleet-location', { location: 'eastus' }, fast);
+    const member = `${fleetPath('rg-fleet', 'fleet-location')}/members/m`;
+    await client.fleetMembers.create('rg-fleet', 'fleet-location', 'm', { properties: { clusterResourceId: aks(sub2, 'rg-westeurope', 'nowhere') } }, fast).catch(() => undefined);
+
+    const patch = await arm(stack.env, 'PATCH', member, { body: { properties: { group: 'g1' } } });
+    expect(patch.status).toBe(202);
+    const patched = await pollLocation(patch.headers.get('location')!);
+    expect(patched.final).toMatchObject({ status: 200, body: { name: 'm', properties: { group: 'g1' } } });
+
+    const del = await arm(stack.env, 'DELETE', member);
+    expect(del.status).toBe(202);
+    expect((await pollLocation(del.headers.get('location')!)).final.status).toBe(204);
+
+    // A failed operation's result is its error, with the error's status.
+    const failing = await arm(stack.env, 'PUT', `${fleetPath('rg-fleet', 'fleet-location')}/members/f`, { body: { properties: { clusterResourceId: aks(sub2, 'rg-westeurope', 'nowhere') } } });
+    const result = failing.headers.get('azure-asyncoperation')!.replace('/operationStatuses/', '/operationResults/');
+    expect((await pollLocation(result)).final).toMatchObject({ status: 404, body: { error: { code: 'MemberClusterNotFound' } } });
+
+    const delFleet = await arm(stack.env, 'DELETE', fleetPath('rg-fleet', 'fleet-location'));
+    const fleetGone = await pollLocation(delFleet.headers.get('location')!);
+    expect(fleetGone.final.status).toBe(204);
+    expect((await arm(stack.env, 'GET', fleetPath('rg-fleet', 'fleet-location'))).status).toBe(404);
+  });
+
+  it('a status monitor or result of another subscription, or an unknown one, is 404', async () => {
+    const put = await arm(stack.env, 'PUT', fleetPath('rg-fleet', 'fleet-ops'), { body: { location: 'eastus' } });
+    const status = put.headers.get('azure-asyncoperation')!;
+    const other = status.replace(sub1, sub2);
+    const token = await tokenFor(stack.env, stack.env.FLEET_API);
+    expect((await fetch(other, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect((await fetch(status.replace(/operationStatuses\/[^?]+/, 'operationStatuses/nope'), { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect((await fetch(status, { headers: {} })).status).toBe(401);
+  });
+});
+
 describe('commands', () => {
   it('a repeated PUT while the first still runs returns the same operation, and a duplicate command changes nothing', async () => {
     await client.fleets.create('rg-fleet', 'fleet-idem', { location: 'eastus' }, fast);
