@@ -119,6 +119,13 @@ export async function deleteFleet(deps: AppDeps, ref: FleetRef, ctx: RequestCont
   return { status: 202, operation: op };
 }
 
+/** POST listCredentials: fleets here have no hub cluster (yet), so there is no kubeconfig to hand out. */
+export async function listFleetCredentials(deps: AppDeps, ref: FleetRef, ctx: RequestContext): Promise<ApiResult> {
+  const { fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+  if (!fleet) throw fleetNotFound(ref);
+  throw new ArmError('HubNotAvailable', 400, `Fleet '${ref.fleetName}' has no hub cluster, so it has no kubeconfig to list. This service does not run hub clusters yet.`);
+}
+
 export function assertFleetAcceptsMembers(fleet: FleetRecord): void {
   if (fleet.provisioningState === 'Deleting') {
     throw new ArmError('FleetBeingDeleted', 409, `Fleet '${fleet.ref.fleetName}' is being deleted; it accepts no member changes.`);

@@ -60,8 +60,12 @@ describe('fleets', () => {
     expect(patched.properties?.provisioningState).toBe('Succeeded');
     expect(patched.eTag).not.toBe(created.eTag);
 
+    // No hub cluster, so no kubeconfig: a clear error, not a missing route.
+    await expect(client.fleets.listCredentials('rg-fleet', 'fleet-crud')).rejects.toMatchObject({ statusCode: 400, code: 'HubNotAvailable' });
+
     await client.fleets.delete('rg-fleet', 'fleet-crud', fast);
     await expect(client.fleets.get('rg-fleet', 'fleet-crud')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
+    await expect(client.fleets.listCredentials('rg-fleet', 'fleet-crud')).rejects.toMatchObject({ statusCode: 404 });
     // Deleting what is not there succeeds (ARM answers 204).
     await client.fleets.delete('rg-fleet', 'fleet-crud', fast);
   });
