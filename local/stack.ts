@@ -15,7 +15,7 @@ import { readHostJson } from './host/hostJson.js';
 import { startHttpHost, type LogSink } from './host/httpHost.js';
 import { startServiceBusHost } from './host/serviceBusHost.js';
 import { startTimerHost } from './host/timerHost.js';
-import { startServiceBusEmulator, type ServiceBusEmulator } from './servicebus/server.js';
+import { startServiceBusEmulator, startServiceBusEmulatorThread, type ServiceBusEmulator } from './servicebus/server.js';
 
 /** The folder holding package.json and host.json, whether this runs from source or from dist/. */
 function findProjectRoot(): string {
@@ -42,7 +42,7 @@ export interface LocalStack {
   /** What a client needs, as the KEY=value lines `npm start` prints. */
   clientEnv: Record<string, string>;
   arm: ArmEmulator;
-  serviceBus: ServiceBusEmulator;
+  serviceBus: Omit<ServiceBusEmulator, 'peek'>;
   tables: AzuriteTables;
   stop(): Promise<void>;
 }
@@ -55,11 +55,14 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   const hostJson = readHostJson(join(root(), 'host.json'));
   const ports = options.ports ?? {};
 
-  // Compiled (npm start, the e2e tests, the benchmark): Azurite on its own thread. From sources under
-  // vitest there is no compiled thread script, so it runs on this event loop.
+  // Compiled (npm start, the e2e tests, the benchmark): Azurite and Service Bus on their own threads,
+  // off the function host's event loop. From sources under vitest there are no compiled thread
+  // scripts, so they run on this event loop.
   const compiled = import.meta.url.endsWith('.js');
   const tables = compiled ? await startAzuriteTablesThread({ port: ports.tables }) : await startAzuriteTables({ port: ports.tables });
-  const serviceBus = await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
+  const serviceBus = compiled
+    ? await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus })
+    : await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
   const arm = await startArmEmulator({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, stats: () => ({ tableRequests: tables.requestCount(), serviceBus: serviceBus.stats() }) });
 
   // The function app's settings, as App Service would set them.

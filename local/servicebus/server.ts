@@ -128,6 +128,29 @@ function decodeBody(message: AmqpMessage): unknown {
   return bytes;
 }
 
+/** The same endpoint on a worker thread (only from compiled code: the thread loads dist/local/servicebus/thread.js). */
+export async function startServiceBusEmulatorThread(options: { queues: QueueDefinition[]; port?: number }): Promise<Omit<ServiceBusEmulator, 'peek'>> {
+  const { Worker } = await import('node:worker_threads');
+  const counters = new SharedArrayBuffer(12);
+  const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: { queues: options.queues, port: options.port ?? 0, counters } });
+  const started = await new Promise<{ port: number; connectionString: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const c = new Int32Array(counters);
+  return {
+    ...started,
+    // Published every 50 ms by the thread: a reading may lag by that much.
+    stats: () => ({ received: Atomics.load(c, 0), duplicates: Atomics.load(c, 1), delivered: Atomics.load(c, 2) }),
+    async close() {
+      const closed = new Promise((r) => worker.once('message', r));
+      worker.postMessage({ close: true });
+      await closed;
+      await worker.terminate();
+    },
+  };
+}
+
 export async function startServiceBusEmulator(options: { queues: QueueDefinition[]; port?: number; host?: string }): Promise<ServiceBusEmulator> {
   const queues = new Map<string, Queue>();
   for (const def of options.queues) {
