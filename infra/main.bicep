@@ -21,9 +21,12 @@ param apiAudience string
 @description('Issuer of accepted tokens. Default: Microsoft Entra ID v2.0 for this tenant.')
 param apiIssuer string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
 
-@minValue(1)
-@description('Members per fleet.')
-param memberLimit int = 20
+// A string, because azd substitutes parameter values as strings; checked as a whole number below.
+@description('Members per fleet (a whole number, at least 1).')
+param memberLimit string = '20'
+
+@description('Suffix of resource names. Default: a hash of subscription, environment name and location.')
+param resourceSuffix string = ''
 
 @description('Subscriptions (comma-separated ids) whose AKS clusters may join fleets. The app gets Reader there; this subscription is always included.')
 param memberSubscriptionIds string = ''
@@ -32,7 +35,8 @@ param memberSubscriptionIds string = ''
 param maximumInstanceCount int = 40
 
 var config = loadJsonContent('app-config.json')
-var token = toLower(uniqueString(subscription().id, environmentName, location))
+var token = empty(resourceSuffix) ? toLower(uniqueString(subscription().id, environmentName, location)) : toLower(resourceSuffix)
+var memberLimitValue = int(memberLimit)
 var tags = { 'azd-env-name': environmentName }
 var memberSubscriptions = union([subscription().subscriptionId], filter(map(split(memberSubscriptionIds, ','), s => trim(s)), s => !empty(s)))
 
@@ -82,7 +86,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     apiAudience: apiAudience
     apiIssuer: apiIssuer
-    memberLimit: memberLimit
+    memberLimit: string(memberLimitValue)
     maximumInstanceCount: maximumInstanceCount
     settingNames: config.settings
     hostSettingNames: config.hostSettings

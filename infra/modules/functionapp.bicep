@@ -12,7 +12,7 @@ param serviceBusNamespace string
 param appInsightsConnectionString string
 param apiAudience string
 param apiIssuer string
-param memberLimit int
+param memberLimit string
 param maximumInstanceCount int
 @description('Setting names from app-config.json (shared/config.ts settings).')
 param settingNames object
@@ -33,7 +33,7 @@ var appSettings = [
   { name: settingNames.armEndpoint, value: armEndpoint }
   { name: settingNames.authIssuer, value: apiIssuer }
   { name: settingNames.authAudience, value: apiAudience }
-  { name: settingNames.memberLimit, value: string(memberLimit) }
+  { name: settingNames.memberLimit, value: memberLimit }
   { name: settingNames.retryAfterSeconds, value: '10' }
   { name: settingNames.pageSize, value: '100' }
   { name: settingNames.sweepSchedule, value: '0 */5 * * * *' }
