@@ -57,7 +57,7 @@ export async function startAzuriteTables(options: { port?: number; location?: st
 }
 
 /** The same server on a worker thread (only from compiled code: the thread loads dist/local/azuriteThread.js). */
-export async function startAzuriteTablesThread(options: { port?: number } = {}): Promise<AzuriteTables> {
+export async function startAzuriteTablesThread(options: { port?: number } = {}): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
   const { Worker } = await import('node:worker_threads');
   const counter = new SharedArrayBuffer(4);
   const worker = new Worker(new URL('./azuriteThread.js', import.meta.url), { workerData: { port: options.port ?? 0, counter } });
@@ -68,6 +68,7 @@ export async function startAzuriteTablesThread(options: { port?: number } = {}):
   const count = new Int32Array(counter);
   return {
     ...started,
+    counters: counter,
     requestCount: () => Atomics.load(count, 0),
     async close() {
       const closed = new Promise((r) => worker.once('message', r));

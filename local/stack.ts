@@ -7,7 +7,7 @@ import { queues, settings } from '../shared/config.js';
 import { closeRuntime } from '../shared/runtime.js';
 import { createServiceBusClient } from '../shared/azure/serviceBusQueue.js';
 import { functionDefinitions } from '../functions/index.js';
-import { startArmEmulator, type ArmEmulator } from './arm/server.js';
+import { startArmEmulator, startArmEmulatorThread, type ArmEndpoints } from './arm/server.js';
 import { loadSeed } from './arm/world.js';
 import { startAzuriteTables, startAzuriteTablesThread, type AzuriteTables } from './azurite.js';
 import type { LocalTls } from './certs.js';
@@ -41,7 +41,7 @@ export interface StackOptions {
 export interface LocalStack {
   /** What a client needs, as the KEY=value lines `npm start` prints. */
   clientEnv: Record<string, string>;
-  arm: ArmEmulator;
+  arm: ArmEndpoints;
   serviceBus: Omit<ServiceBusEmulator, 'peek'>;
   tables: AzuriteTables;
   stop(): Promise<void>;
@@ -55,15 +55,24 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   const hostJson = readHostJson(join(root(), 'host.json'));
   const ports = options.ports ?? {};
 
-  // Compiled (npm start, the e2e tests, the benchmark): Azurite and Service Bus on their own threads,
-  // off the function host's event loop. From sources under vitest there are no compiled thread
-  // scripts, so they run on this event loop.
+  // Compiled (npm start, the e2e tests, the benchmark): Azurite, Service Bus and ARM each on a thread
+  // of its own, off the function host's event loop, as the real services are off the app's machine.
+  // From sources under vitest there are no compiled thread scripts, so they share this event loop.
   const compiled = import.meta.url.endsWith('.js');
-  const tables = compiled ? await startAzuriteTablesThread({ port: ports.tables }) : await startAzuriteTables({ port: ports.tables });
-  const serviceBus = compiled
-    ? await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus })
-    : await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
-  const arm = await startArmEmulator({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, stats: () => ({ tableRequests: tables.requestCount(), serviceBus: serviceBus.stats() }) });
+  let tables: AzuriteTables;
+  let serviceBus: Omit<ServiceBusEmulator, 'peek'>;
+  let arm: ArmEndpoints;
+  if (compiled) {
+    const t = await startAzuriteTablesThread({ port: ports.tables });
+    const sb = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus });
+    arm = await startArmEmulatorThread({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, tableCounters: t.counters, serviceBusCounters: sb.counters });
+    [tables, serviceBus] = [t, sb];
+  } else {
+    const t = await startAzuriteTables({ port: ports.tables });
+    const sb = await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
+    arm = await startArmEmulator({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, stats: () => ({ tableRequests: t.requestCount(), serviceBus: sb.stats() }) });
+    [tables, serviceBus] = [t, sb];
+  }
 
   // The function app's settings, as App Service would set them.
   Object.assign(process.env, {

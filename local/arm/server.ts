@@ -63,6 +63,27 @@ function clusterToArm(c: SimCluster) {
   return { id, name: c.name, type: provider, location: c.location, tags: c.tags ?? {}, ...(identity ? { identity } : {}), properties };
 }
 
+export type ArmEndpoints = Pick<ArmEmulator, 'armEndpoint' | 'identityEndpoint' | 'identityHeader' | 'homeIssuer' | 'close'>;
+
+/** The same emulation on a worker thread (only from compiled code: the thread loads dist/local/arm/thread.js). */
+export async function startArmEmulatorThread(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; tableCounters: SharedArrayBuffer; serviceBusCounters: SharedArrayBuffer }): Promise<ArmEndpoints> {
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: { ...options, port: options.port ?? 0, identityPort: options.identityPort ?? 0 } });
+  const started = await new Promise<Omit<ArmEndpoints, 'close'>>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    ...started,
+    async close() {
+      const closed = new Promise((r) => worker.once('message', r));
+      worker.postMessage({ close: true });
+      await closed;
+      await worker.terminate();
+    },
+  };
+}
+
 export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; stats?: () => unknown }): Promise<ArmEmulator> {
   const world = new World(options.seed);
   let base = '';

@@ -129,7 +129,7 @@ function decodeBody(message: AmqpMessage): unknown {
 }
 
 /** The same endpoint on a worker thread (only from compiled code: the thread loads dist/local/servicebus/thread.js). */
-export async function startServiceBusEmulatorThread(options: { queues: QueueDefinition[]; port?: number }): Promise<Omit<ServiceBusEmulator, 'peek'>> {
+export async function startServiceBusEmulatorThread(options: { queues: QueueDefinition[]; port?: number }): Promise<Omit<ServiceBusEmulator, 'peek'> & { counters: SharedArrayBuffer }> {
   const { Worker } = await import('node:worker_threads');
   const counters = new SharedArrayBuffer(12);
   const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: { queues: options.queues, port: options.port ?? 0, counters } });
@@ -140,6 +140,7 @@ export async function startServiceBusEmulatorThread(options: { queues: QueueDefi
   const c = new Int32Array(counters);
   return {
     ...started,
+    counters,
     // Published every 50 ms by the thread: a reading may lag by that much.
     stats: () => ({ received: Atomics.load(c, 0), duplicates: Atomics.load(c, 1), delivered: Atomics.load(c, 2) }),
     async close() {

@@ -9,7 +9,12 @@ export interface TokenValidator {
 
 // Validates Microsoft Entra access tokens the way Entra publishes them: OIDC discovery at
 // {issuer}/.well-known/openid-configuration names the JWKS the signature is checked against.
+// A client reuses one token for up to an hour, so a verified token is remembered until it expires:
+// the signature check (an RSA verify) runs once per token, not once per request.
+const cacheLimit = 10_000;
+
 export function createTokenValidator(options: { issuer: string; audiences: string[] }): TokenValidator {
+  const verified = new Map<string, { caller: Caller; expiresAt: number }>();
   let keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
   const loadKeys = async () => {
     const res = await fetch(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
@@ -24,6 +29,9 @@ export function createTokenValidator(options: { issuer: string; audiences: strin
       if (!authorization) throw new ArmError('AuthenticationFailed', 401, "Authentication failed. The 'Authorization' header is missing.");
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new ArmError('AuthenticationFailed', 401, "Authentication failed. The 'Authorization' header is not of the form 'Bearer <token>'.");
+      const known = verified.get(match[1]);
+      if (known && known.expiresAt > Date.now()) return known.caller;
+      if (known) verified.delete(match[1]);
       keys ??= loadKeys().catch((e) => {
         keys = undefined;
         throw e;
@@ -34,7 +42,12 @@ export function createTokenValidator(options: { issuer: string; audiences: strin
       } catch (e) {
         throw new ArmError('InvalidAuthenticationToken', 401, `The access token is invalid: ${(e as Error).message}`);
       }
-      return callerOf(payload);
+      const caller = callerOf(payload);
+      if (payload.exp) {
+        if (verified.size >= cacheLimit) verified.delete(verified.keys().next().value!);
+        verified.set(match[1], { caller, expiresAt: payload.exp * 1000 });
+      }
+      return caller;
     },
   };
 }
