@@ -1,0 +1,49 @@
+// The API's token validation against the local Entra emulation (OIDC discovery + JWKS over https).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { ensureLocalTls } from '../../local/certs.js';
+import { startArmEmulator, type ArmEmulator } from '../../local/arm/server.js';
+import { createTokenValidator } from '../../shared/azure/entraTokens.js';
+
+let arm: ArmEmulator;
+const seed = JSON.parse(readFileSync('local/seed.json', 'utf8'));
+const tenant = seed.identity.tenantId;
+
+beforeAll(async () => {
+  arm = await startArmEmulator({ seed, tls: ensureLocalTls(join(process.env.FLEET_TEST_DIR!, 'tls')) });
+});
+afterAll(async () => arm?.close());
+
+describe('token validation', () => {
+  const audience = 'api://fleet-manager';
+  const validator = () => createTokenValidator({ issuer: arm.homeIssuer, audiences: [audience] });
+  const sign = (claims: Record<string, unknown>, lifetime = 3600) => arm.issuer.sign({ aud: audience, tid: tenant, oid: 'o-1', appid: 'app-1', ...claims }, lifetime);
+
+  it('accepts a token of the issuer for the audience, again and again', async () => {
+    const v = validator();
+    const token = await sign({ upn: 'ada@contoso.example', idtyp: 'user' });
+    expect(await v.validate(`Bearer ${token}`)).toEqual({ id: 'ada@contoso.example', type: 'User', tenantId: tenant });
+    expect(await v.validate(`Bearer ${token}`)).toEqual({ id: 'ada@contoso.example', type: 'User', tenantId: tenant });
+  });
+
+  it.each<[string, () => Promise<string | null>, string]>([
+    ['no header', async () => null, 'AuthenticationFailed'],
+    ['not a bearer token', async () => 'Basic abc', 'AuthenticationFailed'],
+    ['another audience', async () => `Bearer ${await arm.issuer.sign({ aud: 'https://management.azure.com', tid: tenant }, 3600)}`, 'InvalidAuthenticationToken'],
+    ['another tenant (issuer)', async () => `Bearer ${await arm.issuer.sign({ aud: audience, tid: '3e1f6a2b-9c8d-4e7f-a6b5-c4d3e2f1a0b9' }, 3600)}`, 'InvalidAuthenticationToken'],
+    ['expired beyond the clock skew', async () => `Bearer ${await sign({}, -120)}`, 'InvalidAuthenticationToken'],
+    ['a forged signature', async () => { const t = await sign({}); return `Bearer ${t.slice(0, t.lastIndexOf('.'))}.${Buffer.from('forged').toString('base64url')}`; }, 'InvalidAuthenticationToken'],
+  ])('refuses %s with 401', async (_, header, code) => {
+    await expect(validator().validate(await header())).rejects.toMatchObject({ status: 401, code });
+  });
+
+  it('checks a remembered token again once it expires', async () => {
+    const v = validator();
+    // Expired a minute ago: inside the 60 s clock skew now, outside it a little later.
+    const token = await sign({}, -55);
+    await expect(v.validate(`Bearer ${token}`)).resolves.toMatchObject({ id: 'app-1' });
+    await new Promise((r) => setTimeout(r, 6000));
+    await expect(v.validate(`Bearer ${token}`)).rejects.toMatchObject({ status: 401 });
+  }, 15_000);
+});
