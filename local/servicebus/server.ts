@@ -267,7 +267,7 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
         ...(r.receiveAndDelete ? {} : { 'x-opt-locked-until': new Date(lockedUntil) }),
       },
     };
-    delete out['x-opt-scheduled-enqueue-time'];
+    delete out.message_annotations['x-opt-scheduled-enqueue-time'];
     if (r.receiveAndDelete) {
       q.messages.delete(m.seq);
       r.link.send(out, tag);
@@ -294,14 +294,12 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
       }
     }
     for (const r of q.receivers) {
-      if (q.def.requiresSession && r.sessionId === undefined) continue;
+      // Only the session's current owner receives: a receiver whose session lock lapsed keeps nothing.
+      if (q.def.requiresSession && (r.sessionId === undefined || q.sessions.get(r.sessionId)?.owner !== r)) continue;
       while (r.link.sendable()) {
         const m = q.next(r.sessionId, now);
         if (!m) break;
         deliver(r, m);
-      }
-      if (r.link.get_drain?.() ?? r.link.drain) {
-        r.link.set_drained(true);
       }
     }
   };

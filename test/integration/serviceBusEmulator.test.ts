@@ -12,6 +12,7 @@ beforeAll(async () => {
     queues: [
       queues.fleetCommands,
       { name: 'short-lock', requiresSession: false, lockDurationSeconds: 1, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
+      { name: 'short-sessions', requiresSession: true, lockDurationSeconds: 1, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
     ],
   });
   client = new ServiceBusClient(emulator.connectionString, { retryOptions: { maxRetries: 1, timeoutInMs: 5000 } });
@@ -106,6 +107,34 @@ describe('the local Service Bus', () => {
     expect(m.body).toBe('later');
     await r.completeMessage(m);
     await r.close();
+  });
+
+  it('renews a session lock while its receiver holds the session, and loses it when renewal stops', async () => {
+    await client.createSender('short-sessions').sendMessages([{ body: 1, sessionId: 'held' }, { body: 2, sessionId: 'lapsed' }]);
+    const renewing = await client.acceptSession('short-sessions', 'held', { maxAutoLockRenewalDurationInMs: 10_000 });
+    const first = renewing.sessionLockedUntilUtc!.getTime();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(renewing.sessionLockedUntilUtc!.getTime()).toBeGreaterThan(first + 1000);
+    const [m] = await renewing.receiveMessages(1, { maxWaitTimeInMs: 500 });
+    await renewing.completeMessage(m);
+    await renewing.close();
+
+    const idle = await client.acceptSession('short-sessions', 'lapsed', { maxAutoLockRenewalDurationInMs: 0 });
+    await new Promise((r) => setTimeout(r, 1600));
+    // The lock lapsed, so another receiver may take the session and gets its message.
+    const taker = await client.acceptSession('short-sessions', 'lapsed');
+    const [again] = await taker.receiveMessages(1, { maxWaitTimeInMs: 500 });
+    expect(again.body).toBe(2);
+    await taker.completeMessage(again);
+    await taker.close();
+    await idle.close().catch(() => undefined);
+  });
+
+  it('dead-letters a message whose time to live runs out', async () => {
+    await client.createSender('short-lock').sendMessages({ body: 'stale', messageId: 'ttl', timeToLive: 300 });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(emulator.peek('short-lock').map((m) => m.messageId)).not.toContain('ttl');
+    expect(emulator.peek('short-lock/$deadletterqueue').find((m) => m.messageId === 'ttl')?.applicationProperties.DeadLetterReason).toBe('TTLExpiredException');
   });
 
   it('lets one receiver hold a session at a time', async () => {
