@@ -1,6 +1,7 @@
 // Azurite's Table service in this process. The package's main entry is the VS Code extension,
 // so the server comes from its dist folder (it ships no types).
 import { createRequire } from 'node:module';
+import { startOnThread } from './threads.js';
 
 const require = createRequire(import.meta.url);
 
@@ -58,23 +59,8 @@ export async function startAzuriteTables(options: { port?: number; location?: st
 
 /** The same server on a worker thread (only from compiled code: the thread loads dist/local/azuriteThread.js). */
 export async function startAzuriteTablesThread(options: { port?: number } = {}): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
-  const { Worker } = await import('node:worker_threads');
-  const counter = new SharedArrayBuffer(4);
-  const worker = new Worker(new URL('./azuriteThread.js', import.meta.url), { workerData: { port: options.port ?? 0, counter } });
-  const started = await new Promise<{ endpoint: string; connectionString: string }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  const count = new Int32Array(counter);
-  return {
-    ...started,
-    counters: counter,
-    requestCount: () => Atomics.load(count, 0),
-    async close() {
-      const closed = new Promise((r) => worker.once('message', r));
-      worker.postMessage('close');
-      await closed;
-      await worker.terminate();
-    },
-  };
+  const counters = new SharedArrayBuffer(4);
+  const thread = await startOnThread<{ endpoint: string; connectionString: string }>(new URL('./azuriteThread.js', import.meta.url), { port: options.port ?? 0, counter: counters });
+  const count = new Int32Array(counters);
+  return { ...thread.ready, counters, requestCount: () => Atomics.load(count, 0), close: thread.close };
 }

@@ -8,6 +8,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { LocalTls } from '../certs.js';
+import { startOnThread } from '../threads.js';
 import { createIssuer, type Issuer } from './tokens.js';
 import { principalOf, World, type SimCluster, type Seed } from './world.js';
 
@@ -67,21 +68,8 @@ export type ArmEndpoints = Pick<ArmEmulator, 'armEndpoint' | 'identityEndpoint' 
 
 /** The same emulation on a worker thread (only from compiled code: the thread loads dist/local/arm/thread.js). */
 export async function startArmEmulatorThread(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; tableCounters: SharedArrayBuffer; serviceBusCounters: SharedArrayBuffer }): Promise<ArmEndpoints> {
-  const { Worker } = await import('node:worker_threads');
-  const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: { ...options, port: options.port ?? 0, identityPort: options.identityPort ?? 0 } });
-  const started = await new Promise<Omit<ArmEndpoints, 'close'>>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  return {
-    ...started,
-    async close() {
-      const closed = new Promise((r) => worker.once('message', r));
-      worker.postMessage({ close: true });
-      await closed;
-      await worker.terminate();
-    },
-  };
+  const thread = await startOnThread<Omit<ArmEndpoints, 'close'>>(new URL('./thread.js', import.meta.url), { ...options, port: options.port ?? 0, identityPort: options.identityPort ?? 0 });
+  return { ...thread.ready, close: thread.close };
 }
 
 export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; stats?: () => unknown }): Promise<ArmEmulator> {

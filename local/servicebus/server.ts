@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import rhea from 'rhea';
 import type { QueueDefinition } from '../../shared/config.js';
+import { startOnThread } from '../threads.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rhea's runtime objects are loosely typed */
 type Link = any;
@@ -130,25 +131,15 @@ function decodeBody(message: AmqpMessage): unknown {
 
 /** The same endpoint on a worker thread (only from compiled code: the thread loads dist/local/servicebus/thread.js). */
 export async function startServiceBusEmulatorThread(options: { queues: QueueDefinition[]; port?: number }): Promise<Omit<ServiceBusEmulator, 'peek'> & { counters: SharedArrayBuffer }> {
-  const { Worker } = await import('node:worker_threads');
   const counters = new SharedArrayBuffer(12);
-  const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: { queues: options.queues, port: options.port ?? 0, counters } });
-  const started = await new Promise<{ port: number; connectionString: string }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const thread = await startOnThread<{ port: number; connectionString: string }>(new URL('./thread.js', import.meta.url), { queues: options.queues, port: options.port ?? 0, counters });
   const c = new Int32Array(counters);
   return {
-    ...started,
+    ...thread.ready,
     counters,
     // Published every 50 ms by the thread: a reading may lag by that much.
     stats: () => ({ received: Atomics.load(c, 0), duplicates: Atomics.load(c, 1), delivered: Atomics.load(c, 2) }),
-    async close() {
-      const closed = new Promise((r) => worker.once('message', r));
-      worker.postMessage({ close: true });
-      await closed;
-      await worker.terminate();
-    },
+    close: thread.close,
   };
 }
 
