@@ -15,11 +15,11 @@ param location string
 @description('Resource group to create or use. Default: rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Accepted token audiences of the fleet API, comma-separated: the Application ID URI (api://...) and/or client id of its Microsoft Entra app registration.')
+@description('Accepted token audiences of the fleet API, comma-separated: the Application ID URI (api://..., the audience of v1.0 tokens) and the client id (the audience of v2.0 tokens) of its Microsoft Entra app registration.')
 param apiAudience string
 
-@description('Issuer of accepted tokens. Default: Microsoft Entra ID v2.0 for this tenant.')
-param apiIssuer string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+@description('Accepted token issuers, comma-separated; the first one\'s OIDC discovery names the signing keys. Default: this tenant\'s Microsoft Entra ID v2.0 and v1.0 issuers.')
+param apiIssuer string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0,https://sts.windows.net/${tenant().tenantId}/'
 
 // A string, because azd substitutes parameter values as strings; checked as a whole number below.
 @description('Members per fleet (a whole number, at least 1).')

@@ -50,6 +50,8 @@ export const settings = {
   stateStorage: { name: 'StateStorage', default: undefined },
   serviceBusConnection: { name: 'ServiceBusConnection', default: undefined },
   armEndpoint: { name: 'ARM_ENDPOINT', default: 'https://management.azure.com' },
+  // Comma-separated lists: Entra's v1.0 and v2.0 tokens differ in issuer, and in audience (the App ID
+  // URI in v1.0, the client id in v2.0).
   authIssuer: { name: 'FLEET_AUTH_ISSUER', default: undefined },
   authAudience: { name: 'FLEET_AUTH_AUDIENCE', default: undefined },
   memberLimit: { name: 'FLEET_MEMBER_LIMIT', default: '20' },

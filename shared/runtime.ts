@@ -19,6 +19,8 @@ export interface Runtime {
 
 let current: Promise<Runtime> | undefined;
 
+const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+
 export function runtime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
   current ??= buildRuntime(env).catch((e) => {
     current = undefined;
@@ -67,7 +69,7 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
       pageSize: readIntSetting(env, 'pageSize'),
       now: () => new Date(),
     },
-    tokens: createTokenValidator({ issuer: readSetting(env, 'authIssuer'), audiences: readSetting(env, 'authAudience').split(',').map((s) => s.trim()) }),
+    tokens: createTokenValidator({ issuers: list(readSetting(env, 'authIssuer')), audiences: list(readSetting(env, 'authAudience')) }),
     retryAfterSeconds: readIntSetting(env, 'retryAfterSeconds'),
     maxDeliveryCount: queues.fleetCommands.maxDeliveryCount,
     sweep: { stuckAfterSeconds: readIntSetting(env, 'stuckOperationSeconds'), retentionDays: readIntSetting(env, 'operationRetentionDays') },

@@ -9,18 +9,22 @@ export interface TokenValidator {
 
 // Validates Microsoft Entra access tokens the way Entra publishes them: OIDC discovery at
 // {issuer}/.well-known/openid-configuration names the JWKS the signature is checked against.
+// Several issuers may be accepted: Entra issues v1.0 tokens (https://sts.windows.net/{tenant}/) unless
+// the API's app registration asks for v2.0 (https://login.microsoftonline.com/{tenant}/v2.0); both are
+// signed with the tenant's same keys, so the first issuer's discovery document serves.
 // A client reuses one token for up to an hour, so a verified token is remembered until it expires:
 // the signature check (an RSA verify) runs once per token, not once per request.
 const cacheLimit = 10_000;
 
-export function createTokenValidator(options: { issuer: string; audiences: string[] }): TokenValidator {
+export function createTokenValidator(options: { issuers: string[]; audiences: string[] }): TokenValidator {
   const verified = new Map<string, { caller: Caller; expiresAt: number }>();
   let keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
   const loadKeys = async () => {
-    const res = await fetch(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
-    if (!res.ok) throw new Error(`OIDC discovery for ${options.issuer} answered ${res.status}`);
+    const issuer = options.issuers[0];
+    const res = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+    if (!res.ok) throw new Error(`OIDC discovery for ${issuer} answered ${res.status}`);
     const doc = (await res.json()) as { jwks_uri?: string };
-    if (!doc.jwks_uri) throw new Error(`OIDC discovery for ${options.issuer} names no jwks_uri`);
+    if (!doc.jwks_uri) throw new Error(`OIDC discovery for ${issuer} names no jwks_uri`);
     return createRemoteJWKSet(new URL(doc.jwks_uri));
   };
 
@@ -38,7 +42,7 @@ export function createTokenValidator(options: { issuer: string; audiences: strin
       });
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(match[1], await keys, { issuer: options.issuer, audience: options.audiences, clockTolerance: 60 }));
+        ({ payload } = await jwtVerify(match[1], await keys, { issuer: options.issuers, audience: options.audiences, clockTolerance: 60 }));
       } catch (e) {
         throw new ArmError('InvalidAuthenticationToken', 401, `The access token is invalid: ${(e as Error).message}`);
       }

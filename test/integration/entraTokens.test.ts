@@ -17,7 +17,7 @@ afterAll(async () => arm?.close());
 
 describe('token validation', () => {
   const audience = 'api://fleet-manager';
-  const validator = () => createTokenValidator({ issuer: arm.homeIssuer, audiences: [audience] });
+  const validator = () => createTokenValidator({ issuers: [arm.homeIssuer], audiences: [audience] });
   const sign = (claims: Record<string, unknown>, lifetime = 3600) => arm.issuer.sign({ aud: audience, tid: tenant, oid: 'o-1', appid: 'app-1', ...claims }, lifetime);
 
   it('accepts a token of the issuer for the audience, again and again', async () => {
@@ -36,6 +36,12 @@ describe('token validation', () => {
     ['a forged signature', async () => { const t = await sign({}); return `Bearer ${t.slice(0, t.lastIndexOf('.'))}.${Buffer.from('forged').toString('base64url')}`; }, 'InvalidAuthenticationToken'],
   ])('refuses %s with 401', async (_, header, code) => {
     await expect(validator().validate(await header())).rejects.toMatchObject({ status: 401, code });
+  });
+
+  it('accepts every configured issuer (Entra v1.0 and v2.0 tokens differ only there and in audience)', async () => {
+    const other = '3e1f6a2b-9c8d-4e7f-a6b5-c4d3e2f1a0b9';
+    const v = createTokenValidator({ issuers: [arm.homeIssuer, arm.issuer.issuerFor(other)], audiences: [audience, 'client-id'] });
+    await expect(v.validate(`Bearer ${await arm.issuer.sign({ aud: 'client-id', tid: other, appid: 'a' }, 3600)}`)).resolves.toMatchObject({ id: 'a', tenantId: other });
   });
 
   it('checks a remembered token again once it expires', async () => {
