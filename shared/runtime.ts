@@ -38,7 +38,8 @@ export async function closeRuntime(): Promise<void> {
 function tableConnection(env: NodeJS.ProcessEnv, credential: DefaultAzureCredential): TableConnection {
   const name = settings.stateStorage.name;
   if (env[name]) return { connectionString: env[name]! };
-  const endpoint = env[`${name}__tableServiceUri`];
+  // ARM reports the endpoint with a trailing slash (primaryEndpoints.table); the client appends the table name.
+  const endpoint = env[`${name}__tableServiceUri`]?.replace(/\/+$/, '');
   if (!endpoint) throw new Error(`app setting ${name} (or ${name}__tableServiceUri) is not set`);
   return { endpoint, credential };
 }
