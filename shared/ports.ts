@@ -18,6 +18,8 @@ export interface FleetPartition {
 }
 
 export interface ReadFleetOptions {
+  /** false: skip the fleet row (default true). */
+  includeFleet?: boolean;
   memberName?: string;
   allMembers?: boolean;
   operationId?: string;
@@ -51,7 +53,7 @@ export class ConcurrencyError extends Error {
 }
 
 export interface FleetStore {
-  /** One query over the fleet's partition: the fleet row and what the options ask for. */
+  /** The fleet row and what the options ask for, from the fleet's partition (point reads and one bounded range). */
   readFleet(fleet: FleetRef, options?: ReadFleetOptions): Promise<FleetPartition>;
   listFleets(scope: { subscriptionId: string; resourceGroup?: string }, page: PageOptions): Promise<Page<FleetRecord>>;
   listMembers(fleet: FleetRef, page: PageOptions): Promise<Page<MemberRecord>>;

@@ -66,19 +66,36 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
       await client.createTable();
     },
 
+    // Point reads and one bounded range, issued together. An OR across row keys would make Table
+    // Storage scan the whole partition, and a fleet's partition also holds its operation history.
     async readFleet(fleet, opts: ReadFleetOptions = {}) {
       const pk = fleetPartitionKey(fleet);
-      const rows = [odata`RowKey eq 'fleet'`];
-      if (opts.memberName && !opts.allMembers) rows.push(odata`RowKey eq ${memberRow(opts.memberName)}`);
-      if (opts.allMembers) rows.push(odata`(RowKey ge 'member:' and RowKey lt 'member;')`);
-      if (opts.operationId) rows.push(odata`RowKey eq ${opRow(opts.operationId)}`);
-      const filter = `${odata`PartitionKey eq ${pk}`} and (${rows.join(' or ')})`;
+      const point = async (rowKey: string) => {
+        try {
+          return await client.getEntity<Entity>(pk, rowKey, { abortSignal: opts.abortSignal });
+        } catch (e) {
+          if (statusOf(e) === 404) return undefined;
+          throw e;
+        }
+      };
+      // 'fleet' < 'member:…' < 'member;': one range holds the fleet row and every member, and no operation.
+      const fleetAndMembers = async () => {
+        const rows: Entity[] = [];
+        const filter = odata`PartitionKey eq ${pk} and RowKey ge 'fleet' and RowKey lt 'member;'`;
+        for await (const e of client.listEntities<Entity>({ queryOptions: { filter }, abortSignal: opts.abortSignal })) rows.push(e);
+        return rows;
+      };
+      const [rows, member, operation] = await Promise.all([
+        opts.allMembers ? fleetAndMembers() : opts.includeFleet === false ? Promise.resolve([]) : point('fleet').then((e) => (e ? [e] : [])),
+        opts.memberName && !opts.allMembers ? point(memberRow(opts.memberName)) : undefined,
+        opts.operationId ? point(opRow(opts.operationId)) : undefined,
+      ]);
       const result: FleetPartition = { members: [] };
-      for await (const e of client.listEntities<Entity>({ queryOptions: { filter }, abortSignal: opts.abortSignal })) {
+      for (const e of [...rows, ...(member ? [member] : [])]) {
         if (e.kind === 'fleet') result.fleet = toStored<FleetRecord>(e);
         else if (e.kind === 'member') result.members.push(toStored<MemberRecord>(e));
-        else if (e.kind === 'operation') result.operation = toStored<OperationRecord>(e);
       }
+      if (operation) result.operation = toStored<OperationRecord>(operation);
       return result;
     },
 

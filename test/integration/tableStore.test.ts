@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => azurite?.close());
 
 describe('the table store', () => {
-  it('writes a fleet, its members and an operation atomically, and reads them in one query', async () => {
+  it('writes a fleet, its members and an operation atomically, and reads them back', async () => {
     const f = fleet('atomic');
     await store.commit(f.ref, [{ op: 'create', row: { kind: 'fleet', value: f } }, { op: 'create', row: { kind: 'operation', value: op(f, 'op1') } }]);
     await store.commit(f.ref, [{ op: 'create', row: { kind: 'member', value: member(f, 'a') } }, { op: 'create', row: { kind: 'member', value: member(f, 'b') } }]);
