@@ -27,32 +27,28 @@ function findProjectRoot(): string {
   }
   return dir;
 }
-const root = findProjectRoot;
+
 
 export interface StackOptions {
   tls: LocalTls;
   seedPath?: string;
   ports?: { api?: number; arm?: number; identity?: number; serviceBus?: number; tables?: number };
-  memberLimit?: number;
-  retryAfterSeconds?: number;
-  log?: LogSink;
 }
 
 export interface LocalStack {
   /** What a client needs, as the KEY=value lines `npm start` prints. */
   clientEnv: Record<string, string>;
-  arm: ArmEndpoints;
-  serviceBus: Omit<ServiceBusEmulator, 'peek'>;
-  tables: AzuriteTables;
   stop(): Promise<void>;
 }
 
-export const defaultSeedPath = () => join(root(), 'local', 'seed.json');
+export const defaultSeedPath = () => join(findProjectRoot(), 'local', 'seed.json');
 
 export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
-  const log: LogSink = options.log ?? ((level, fn, message) => { if (level !== 'trace' && level !== 'debug') console.error(`[${level}] ${fn}: ${message}`); });
+  const log: LogSink = (level, fn, message) => {
+    if (level !== 'trace' && level !== 'debug') console.error(`[${level}] ${fn}: ${message}`);
+  };
   const seed = loadSeed(options.seedPath ?? defaultSeedPath());
-  const hostJson = readHostJson(join(root(), 'host.json'));
+  const hostJson = readHostJson(join(findProjectRoot(), 'host.json'));
   const ports = options.ports ?? {};
 
   // Compiled (npm start, the e2e tests, the benchmark): Azurite, Service Bus and ARM each on a thread
@@ -81,8 +77,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     [settings.armEndpoint.name]: arm.armEndpoint,
     [settings.authIssuer.name]: arm.homeIssuer,
     // Locally a poll every second, not ARM's usual 10 s; an explicit setting wins.
-    [settings.retryAfterSeconds.name]: process.env[settings.retryAfterSeconds.name] ?? String(options.retryAfterSeconds ?? 1),
-    ...(options.memberLimit !== undefined ? { [settings.memberLimit.name]: String(options.memberLimit) } : {}),
+    [settings.retryAfterSeconds.name]: process.env[settings.retryAfterSeconds.name] ?? '1',
     // The Functions host reads a %SETTING% schedule from app settings; infra sets it in Azure.
     [settings.sweepSchedule.name]: process.env[settings.sweepSchedule.name] ?? settings.sweepSchedule.default,
     IDENTITY_ENDPOINT: arm.identityEndpoint,
@@ -111,9 +106,6 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
       TABLES_CONNECTION_STRING: tables.connectionString,
     },
-    arm,
-    serviceBus,
-    tables,
     async stop() {
       await timers.close();
       await workers.close();
