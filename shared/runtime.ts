@@ -57,7 +57,9 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
   const tables = tableConnection(env, credential);
   const store = createTableStore(tables);
   const claims = createClusterClaims(tables);
-  await Promise.all([store.ensureTables(), claims.ensureTables()]);
+  // In Azure, infra/ creates the tables and the app's role (Table Data Contributor) is for rows;
+  // against a connection string (Azurite, a developer's account) the app creates them itself.
+  if ('connectionString' in tables) await Promise.all([store.ensureTables(), claims.ensureTables()]);
   const bus = createServiceBusClient(serviceBusConnection(env, credential));
   const queue = createCommandQueue(bus);
   return {
