@@ -20,8 +20,19 @@ export class PoisonMessageError extends Error {
   override name = 'PoisonMessageError';
 }
 
+// The Functions host hands a JSON body over parsed, but a body it did not recognise as JSON arrives
+// as text; accept both.
+function asJson(message: unknown): unknown {
+  if (typeof message !== 'string') return message;
+  try {
+    return JSON.parse(message);
+  } catch {
+    return message;
+  }
+}
+
 export async function handleFleetCommand(deps: AppDeps, message: unknown, delivery: Delivery): Promise<void> {
-  const parsed = fleetCommandSchema.safeParse(message);
+  const parsed = fleetCommandSchema.safeParse(asJson(message));
   // Retrying cannot fix a malformed message; throwing lets Service Bus dead-letter it after
   // maxDeliveryCount attempts, with MaxDeliveryCountExceeded as the reason and this error in the log.
   if (!parsed.success) throw new PoisonMessageError(`not a fleet command: ${parsed.error.issues[0]?.message}`);

@@ -82,6 +82,13 @@ describe('the fleet-commands worker', () => {
     }
   });
 
+  it('takes a command that arrives as JSON text', async () => {
+    const ref = await fleetReady('text');
+    await putMember(deps, { ...ref, memberName: 'm' }, { properties: { clusterResourceId: clusterId.replace('c1', 'c-text') } }, ctx);
+    await handleFleetCommand(deps, JSON.stringify(sent.at(-1)), once);
+    expect((await deps.store.readFleet(ref, { memberName: 'm' })).members[0].value.provisioningState).toBe('Succeeded');
+  });
+
   it('refuses a malformed message so that Service Bus dead-letters it', async () => {
     await expect(handleFleetCommand(deps, { hello: 'world' }, once)).rejects.toBeInstanceOf(PoisonMessageError);
   });
