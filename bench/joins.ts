@@ -41,6 +41,7 @@ await runTrusting(tls, async () => {
     location: i % 2 ? 'westeurope' : 'eastus',
     kubernetesVersion: '1.32.4',
     identity: { type: 'SystemAssigned' as const, principalId: undefined },
+    access: 'granted' as const,
   }));
   const seedPath = join(mkdtempSync(join(tmpdir(), 'bench-')), 'seed.json');
   writeFileSync(seedPath, JSON.stringify(seed));

@@ -134,6 +134,9 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
     const name = parts[7];
     const existing = world.get(kind, sub.subscriptionId, rg, name);
     const notFound = () => new HttpError(404, 'ResourceNotFound', `The Resource '${kind === 'managedCluster' ? 'Microsoft.ContainerService/managedClusters' : 'Microsoft.Kubernetes/connectedClusters'}/${name}' under resource group '${rg}' was not found.`);
+    if (existing?.access === 'denied') {
+      throw new HttpError(403, 'AuthorizationFailed', `The client '${String(claims.oid)}' does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/read' over scope '/subscriptions/${sub.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}'.`);
+    }
     if (method === 'GET') {
       if (!existing) throw notFound();
       return send(res, 200, clusterToArm(existing));
@@ -156,6 +159,7 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
         kubernetesVersion: body?.properties?.kubernetesVersion ?? existing?.kubernetesVersion ?? '1.32.4',
         tags: body?.tags ?? existing?.tags,
         identity: nextIdentity(existing?.identity, body?.identity),
+        access: existing?.access,
       };
       world.put(cluster);
       return send(res, existing ? 200 : 201, clusterToArm(cluster));

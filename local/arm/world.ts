@@ -18,6 +18,8 @@ const seedSchema = z.object({
         location: z.string(),
         kubernetesVersion: z.string().default('1.32.4'),
         identity: z.object({ type: z.enum(['SystemAssigned', 'UserAssigned']), principalId: guid.optional(), userAssignedIdentity: z.string().optional() }).optional(),
+        // "denied": Fleet Manager's identity has no role on this cluster (ARM answers 403).
+        access: z.enum(['granted', 'denied']).default('granted'),
       }),
     )
     .default([]),
@@ -47,6 +49,7 @@ export interface SimCluster {
   kubernetesVersion?: string;
   tags?: Record<string, string>;
   identity?: ClusterIdentity;
+  access?: 'granted' | 'denied';
 }
 
 /** A stable principal id for a user-assigned identity, so the same identity always has the same principal. */

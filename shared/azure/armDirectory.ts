@@ -2,6 +2,7 @@ import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { TokenCredential } from '@azure/core-auth';
 import { isRestError } from "@azure/core-rest-pipeline";
+import { ArmError } from '../domain/errors.js';
 import type { ClusterInfo } from '../domain/membership.js';
 import type { ClusterDirectory } from '../ports.js';
 
@@ -53,6 +54,10 @@ export function createArmDirectory(credential: TokenCredential, endpoint: string
         return info;
       } catch (e) {
         if (isRestError(e) && e.statusCode === 404) return undefined;
+        // No role on the cluster's subscription: a setup problem the user must fix, not one to retry.
+        if (isRestError(e) && e.statusCode === 403) {
+          throw new ArmError('MemberClusterNotAccessible', 403, `Fleet Manager may not read AKS cluster '${id.name}' in subscription ${id.subscriptionId} (${e.code ?? 'AuthorizationFailed'}). Grant its identity the Reader role on that subscription (README: Deploy to Azure).`);
+        }
         throw e;
       }
     },

@@ -59,7 +59,7 @@ export function checkJoin(input: JoinInput): JoinedCluster {
     throw new ArmError('CrossTenantMember', 400, `Cluster '${member.clusterResourceId}' is in a subscription outside the fleet's Microsoft Entra tenant ${fleet.tenantId}; members must be in the same tenant as the fleet.`);
   }
   if (subscription.state === 'notFound' || !cluster) {
-    throw new ArmError('MemberClusterNotFound', 404, `AKS cluster '${member.clusterResourceId}' was not found. Only existing AKS clusters can join a fleet.`);
+    throw new ArmError('MemberClusterNotFound', 404, `AKS cluster '${member.clusterResourceId}' was not found${subscription.state === 'notFound' ? `, and neither was its subscription: it does not exist, or Fleet Manager's identity has no Reader role there` : ''}. Only existing AKS clusters can join a fleet.`);
   }
   const principal = clusterPrincipal(cluster);
   if (!principal) {

@@ -156,6 +156,12 @@ describe('members', () => {
     expect(member.properties?.status?.lastOperationError?.code).toBe('MemberClusterNotFound');
   });
 
+  it('says so when the service may not read the cluster (no role on it), rather than retrying', async () => {
+    const { message, member } = await memberError('fleet-members', 'restricted', aks(sub2, 'rg-restricted', 'aks-restricted'));
+    expect(message).toContain('MemberClusterNotAccessible');
+    expect(member.properties?.status?.lastOperationError?.message).toContain('Reader');
+  });
+
   it('lets a cluster belong to one fleet only, and frees it when its fleet is deleted', async () => {
     await client.fleets.create('rg-fleet', 'fleet-claims-a', { location: 'eastus' }, fast);
     await client.fleets.create('rg-fleet', 'fleet-claims-b', { location: 'eastus' }, fast);
