@@ -3,6 +3,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServiceBusEmulator, type ServiceBusEmulator } from '../../local/servicebus/server.js';
 import { queues } from '../../shared/config.js';
+import { until } from '../support/until.js';
 
 let emulator: ServiceBusEmulator;
 let client: ServiceBusClient;
@@ -11,8 +12,8 @@ beforeAll(async () => {
   emulator = await startServiceBusEmulator({
     queues: [
       queues.fleetCommands,
-      { name: 'short-lock', requiresSession: false, lockDurationSeconds: 1, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
-      { name: 'short-sessions', requiresSession: true, lockDurationSeconds: 1, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
+      { name: 'short-lock', requiresSession: false, lockDurationSeconds: 3, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
+      { name: 'short-sessions', requiresSession: true, lockDurationSeconds: 3, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
     ],
   });
   client = new ServiceBusClient(emulator.connectionString, { retryOptions: { maxRetries: 1, timeoutInMs: 5000 } });
@@ -85,24 +86,25 @@ describe('the local Service Bus', () => {
     await sender.sendMessages({ body: 'slow', messageId: 'slow' });
     const noRenew = client.createReceiver('short-lock', { maxAutoLockRenewalDurationInMs: 0 });
     const [first] = await noRenew.receiveMessages(1, { maxWaitTimeInMs: 1000 });
-    await new Promise((r) => setTimeout(r, 1600));
+    // Locks are 3 s here: long enough that renewal keeps up on a busy machine.
+    await new Promise((r) => setTimeout(r, 3600));
     await expect(noRenew.completeMessage(first)).rejects.toMatchObject({ code: 'MessageLockLost' });
     const renewing = client.createReceiver('short-lock', { maxAutoLockRenewalDurationInMs: 10_000 });
     const [second] = await renewing.receiveMessages(1, { maxWaitTimeInMs: 2000 });
     expect(second.deliveryCount).toBe(1);
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, 3600));
     await renewing.completeMessage(second);
     expect(emulator.peek('short-lock')).toEqual([]);
   });
 
   it('holds a scheduled message until its time', async () => {
     const sender = client.createSender('fleet-commands');
-    const at = Date.now() + 700;
+    const at = Date.now() + 1500;
     await sender.scheduleMessages({ body: 'later', sessionId: 'sched' }, new Date(at));
     const r = await client.acceptSession('fleet-commands', 'sched');
     const early = await r.receiveMessages(1, { maxWaitTimeInMs: 200 });
     expect(early).toEqual([]);
-    const [m] = await r.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+    const [m] = await r.receiveMessages(1, { maxWaitTimeInMs: 3000 });
     expect(Date.now()).toBeGreaterThanOrEqual(at);
     expect(m.body).toBe('later');
     await r.completeMessage(m);
@@ -113,14 +115,14 @@ describe('the local Service Bus', () => {
     await client.createSender('short-sessions').sendMessages([{ body: 1, sessionId: 'held' }, { body: 2, sessionId: 'lapsed' }]);
     const renewing = await client.acceptSession('short-sessions', 'held', { maxAutoLockRenewalDurationInMs: 10_000 });
     const first = renewing.sessionLockedUntilUtc!.getTime();
-    await new Promise((r) => setTimeout(r, 2500));
+    await new Promise((r) => setTimeout(r, 4000));
     expect(renewing.sessionLockedUntilUtc!.getTime()).toBeGreaterThan(first + 1000);
     const [m] = await renewing.receiveMessages(1, { maxWaitTimeInMs: 500 });
     await renewing.completeMessage(m);
     await renewing.close();
 
     const idle = await client.acceptSession('short-sessions', 'lapsed', { maxAutoLockRenewalDurationInMs: 0 });
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, 3600));
     // The lock lapsed, so another receiver may take the session and gets its message.
     const taker = await client.acceptSession('short-sessions', 'lapsed');
     const [again] = await taker.receiveMessages(1, { maxWaitTimeInMs: 500 });
@@ -132,9 +134,9 @@ describe('the local Service Bus', () => {
 
   it('dead-letters a message whose time to live runs out', async () => {
     await client.createSender('short-lock').sendMessages({ body: 'stale', messageId: 'ttl', timeToLive: 300 });
-    await new Promise((r) => setTimeout(r, 800));
+    const dead = await until(() => emulator.peek('short-lock/$deadletterqueue').find((m) => m.messageId === 'ttl'), { within: 5000, what: 'the expired message in the dead-letter queue' });
+    expect(dead.applicationProperties.DeadLetterReason).toBe('TTLExpiredException');
     expect(emulator.peek('short-lock').map((m) => m.messageId)).not.toContain('ttl');
-    expect(emulator.peek('short-lock/$deadletterqueue').find((m) => m.messageId === 'ttl')?.applicationProperties.DeadLetterReason).toBe('TTLExpiredException');
   });
 
   it('lets one receiver hold a session at a time', async () => {
