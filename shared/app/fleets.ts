@@ -56,7 +56,10 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
   const body = parseBody(fleetPutBody, rawBody);
   const location = normalizeLocation(body.location);
   const tags = body.tags ?? {};
-  const dnsPrefix = body.properties?.hubProfile?.dnsPrefix;
+  if (body.properties?.hubProfile) {
+    // A user asking for a hub expects a hub cluster; silently making a hubless fleet would mislead.
+    throw badRequest('HubNotSupported', 'Fleets with a hub cluster (properties.hubProfile) are not supported: this service runs no hub clusters. Create the fleet without properties.hubProfile.', 'properties.hubProfile');
+  }
   const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
   checkPreconditions(existing?.value.eTag, ctx);
   const now = deps.now().toISOString();
@@ -65,9 +68,6 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
     const current = existing.value;
     if (current.location !== location) {
       throw badRequest('InvalidResourceLocation', `The resource '${ref.fleetName}' already exists in location '${current.location}'; a fleet cannot move to '${location}'.`, 'location');
-    }
-    if (body.properties?.hubProfile && current.hubProfile?.dnsPrefix !== dnsPrefix) {
-      throw badRequest('PropertyChangeNotAllowed', `properties.hubProfile is set when the fleet is created and cannot change.`, 'properties.hubProfile');
     }
     if (busy(current.provisioningState)) {
       const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
@@ -83,7 +83,6 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
     ref,
     location,
     tags,
-    ...(body.properties?.hubProfile ? { hubProfile: { dnsPrefix } } : {}),
     provisioningState: 'Creating',
     lastOperationId: op.id,
     eTag: newETag(),

@@ -25,7 +25,6 @@ export interface FleetRecord {
   ref: FleetRef;
   location: string;
   tags: Record<string, string>;
-  hubProfile?: { dnsPrefix?: string };
   provisioningState: FleetProvisioningState;
   /** The Entra tenant of the fleet's subscription, learnt when the fleet is provisioned. */
   tenantId?: string;

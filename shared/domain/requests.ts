@@ -5,18 +5,12 @@ import { badRequest } from './errors.js';
 
 const tags = z.record(z.string().max(512), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
 
-const hubProfile = z
-  .object({
-    dnsPrefix: z.string().regex(/^[a-zA-Z0-9]$|^[a-zA-Z0-9][a-zA-Z0-9-]{0,52}[a-zA-Z0-9]$/, 'dnsPrefix: 1-54 letters, digits and hyphens'),
-  })
-  .loose();
-
 export const fleetPutBody = z
   .object({
     location: z.string().min(1, 'location is required'),
     tags: tags.optional(),
     identity: z.object({ type: z.enum(['None']) }).loose().optional(),
-    properties: z.object({ hubProfile: hubProfile.optional() }).loose().optional(),
+    properties: z.object({ hubProfile: z.unknown().optional() }).loose().optional(),
   })
   .loose();
 

@@ -13,7 +13,6 @@ export function fleetToArm(f: FleetRecord) {
     systemData: f.systemData,
     properties: {
       provisioningState: f.provisioningState,
-      ...(f.hubProfile ? { hubProfile: f.hubProfile } : {}),
       status: {
         ...(f.lastOperationId ? { lastOperationId: f.lastOperationId } : {}),
         ...(f.lastOperationError ? { lastOperationError: f.lastOperationError } : {}),

@@ -82,6 +82,8 @@ describe('fleets', () => {
     expect(noVersion).toMatchObject({ status: 400, body: { error: { code: 'MissingApiVersionParameter' } } });
     const identity = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', identity: { type: 'SystemAssigned' } } });
     expect(identity).toMatchObject({ status: 400, body: { error: { code: 'InvalidRequestContent', message: expect.stringContaining("only 'None'") } } });
+    const hub = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', properties: { hubProfile: { dnsPrefix: 'hub' } } } });
+    expect(hub).toMatchObject({ status: 400, body: { error: { code: 'HubNotSupported', target: 'properties.hubProfile' } } });
     expect((await arm(stack.env, 'GET', path)).status).toBe(404);
 
     await client.fleets.create('rg-fleet', 'fleet-bad', { location: 'eastus', tags: { a: '1' } }, fast);
