@@ -29,7 +29,7 @@ export async function listFleets(deps: AppDeps, scope: { subscriptionId: string;
  */
 async function resumeOrRefuse(deps: AppDeps, existing: Stored<FleetRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
   const opId = existing.value.lastOperationId;
-  const { operation } = opId ? await deps.store.readFleet(existing.value.ref, { operationId: opId, abortSignal: ctx.abortSignal }) : {};
+  const { operation } = opId ? await deps.store.readFleet(existing.value.ref, { includeFleet: false, operationId: opId, abortSignal: ctx.abortSignal }) : {};
   if (!same || !operation || operation.value.status !== 'InProgress') {
     throw conflict('AnotherOperationInProgress', `Fleet '${existing.value.ref.fleetName}' is ${existing.value.provisioningState}; wait for operation ${opId} to finish.`);
   }

@@ -43,7 +43,7 @@ export async function listMembers(deps: AppDeps, ref: FleetRef, continuationToke
 /** See resumeOrRefuse in fleets.ts: a retried request gets the running operation back. */
 async function resumeOrRefuse(deps: AppDeps, existing: Stored<MemberRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
   const m = existing.value;
-  const { operation } = m.lastOperationId ? await deps.store.readFleet(m.ref, { operationId: m.lastOperationId, abortSignal: ctx.abortSignal }) : {};
+  const { operation } = m.lastOperationId ? await deps.store.readFleet(m.ref, { includeFleet: false, operationId: m.lastOperationId, abortSignal: ctx.abortSignal }) : {};
   if (!same || !operation || operation.value.status !== 'InProgress') {
     throw conflict('AnotherOperationInProgress', `Member '${m.ref.memberName}' is ${m.provisioningState}; wait for operation ${m.lastOperationId} to finish.`);
   }
