@@ -97,7 +97,7 @@ module functionApp 'modules/functionapp.bicep' = {
 // tenant) and the managed cluster (its identity). Nothing broader.
 module memberReaders 'modules/subscription-reader.bicep' = [for sub in memberSubscriptions: {
   scope: subscription(sub)
-  name: 'fleet-reader-${token}-${take(sub, 8)}'
+  name: 'reader-${token}-${sub}'
   params: { principalId: identity.outputs.principalId }
 }]
 
