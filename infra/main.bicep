@@ -21,6 +21,12 @@ param apiAudience string
 @description('Accepted token issuers, comma-separated; the first one\'s OIDC discovery names the signing keys. Default: this tenant\'s Microsoft Entra ID v2.0 and v1.0 issuers.')
 param apiIssuer string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0,https://sts.windows.net/${tenant().tenantId}/'
 
+@description('App roles (comma-separated) of the API\'s Entra app registration that may read fleets. Empty: any caller the issuer and audience admit. Writers may also read.')
+param apiReadRoles string = ''
+
+@description('App roles (comma-separated) that may create, change and delete fleets and members. Empty: any caller the issuer and audience admit.')
+param apiWriteRoles string = ''
+
 // A string, because azd substitutes parameter values as strings; checked as a whole number below.
 @description('Members per fleet (a whole number, at least 1).')
 param memberLimit string = '20'
@@ -86,6 +92,8 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     apiAudience: apiAudience
     apiIssuer: apiIssuer
+    apiReadRoles: apiReadRoles
+    apiWriteRoles: apiWriteRoles
     memberLimit: string(memberLimitValue)
     maximumInstanceCount: maximumInstanceCount
     settingNames: config.settings

@@ -54,6 +54,10 @@ export const settings = {
   // URI in v1.0, the client id in v2.0).
   authIssuer: { name: 'FLEET_AUTH_ISSUER', default: undefined },
   authAudience: { name: 'FLEET_AUTH_AUDIENCE', default: undefined },
+  // App roles (comma-separated) a caller needs to read or to change fleets; empty = any caller the
+  // issuer and audience admit. A writer may also read.
+  authReadRoles: { name: 'FLEET_AUTH_READ_ROLES', default: '' },
+  authWriteRoles: { name: 'FLEET_AUTH_WRITE_ROLES', default: '' },
   memberLimit: { name: 'FLEET_MEMBER_LIMIT', default: '20' },
   retryAfterSeconds: { name: 'FLEET_RETRY_AFTER_SECONDS', default: '10' },
   pageSize: { name: 'FLEET_PAGE_SIZE', default: '100' },

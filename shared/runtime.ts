@@ -3,6 +3,7 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { queues, readIntSetting, readSetting, settings } from './config.js';
 import type { AppDeps } from './app/context.js';
+import type { AccessPolicy } from './domain/access.js';
 import { createArmDirectory } from './azure/armDirectory.js';
 import { createTokenValidator, type TokenValidator } from './azure/entraTokens.js';
 import { createCommandQueue, createServiceBusClient, type ServiceBusConnection } from './azure/serviceBusQueue.js';
@@ -11,6 +12,7 @@ import { createClusterClaims, createTableStore, type TableConnection } from './a
 export interface Runtime {
   app: AppDeps;
   tokens: TokenValidator;
+  access: AccessPolicy;
   retryAfterSeconds: number;
   maxDeliveryCount: number;
   sweep: { stuckAfterSeconds: number; retentionDays: number };
@@ -72,6 +74,7 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
       pageSize: readIntSetting(env, 'pageSize'),
       now: () => new Date(),
     },
+    access: { readRoles: list(env[settings.authReadRoles.name] ?? ''), writeRoles: list(env[settings.authWriteRoles.name] ?? '') },
     tokens: createTokenValidator({ issuers: list(readSetting(env, 'authIssuer')), audiences: list(readSetting(env, 'authAudience')) }),
     retryAfterSeconds: readIntSetting(env, 'retryAfterSeconds'),
     maxDeliveryCount: queues.fleetCommands.maxDeliveryCount,

@@ -12,6 +12,8 @@ param serviceBusNamespace string
 param appInsightsConnectionString string
 param apiAudience string
 param apiIssuer string
+param apiReadRoles string
+param apiWriteRoles string
 param memberLimit string
 param maximumInstanceCount int
 @description('Setting names from app-config.json (shared/config.ts settings).')
@@ -33,6 +35,8 @@ var appSettings = [
   { name: settingNames.armEndpoint, value: armEndpoint }
   { name: settingNames.authIssuer, value: apiIssuer }
   { name: settingNames.authAudience, value: apiAudience }
+  { name: settingNames.authReadRoles, value: apiReadRoles }
+  { name: settingNames.authWriteRoles, value: apiWriteRoles }
   { name: settingNames.memberLimit, value: memberLimit }
   { name: settingNames.retryAfterSeconds, value: '10' }
   { name: settingNames.pageSize, value: '100' }

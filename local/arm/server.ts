@@ -190,6 +190,7 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
         appid: home.clientId,
         azp: home.clientId,
         idtyp: 'app',
+        ...(home.roles.length ? { roles: home.roles } : {}),
         xms_mirid: `/subscriptions/${options.seed.subscriptions[0].subscriptionId}/resourcegroups/fleet-manager/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${home.name}`,
       }, lifetime);
       send(res, 200, { access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + lifetime), resource, token_type: 'Bearer', client_id: home.clientId });

@@ -6,7 +6,8 @@ import { z } from 'zod';
 const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
 
 const seedSchema = z.object({
-  identity: z.object({ tenantId: guid, principalId: guid, clientId: guid, name: z.string().default('fleet-manager-local') }),
+  // The one identity the managed-identity endpoint hands out tokens for; `roles` become the tokens' app roles.
+  identity: z.object({ tenantId: guid, principalId: guid, clientId: guid, name: z.string().default('fleet-manager-local'), roles: z.array(z.string()).default([]) }),
   tenants: z.array(z.object({ tenantId: guid, displayName: z.string() })),
   subscriptions: z.array(z.object({ subscriptionId: guid, tenantId: guid, displayName: z.string() })).min(1),
   managedClusters: z

@@ -10,6 +10,8 @@ export interface Caller {
   id: string;
   type: PrincipalType;
   tenantId?: string;
+  /** Microsoft Entra app roles granted to the caller on the API (the token's `roles` claim). */
+  roles: string[];
 }
 
 export interface SystemData {

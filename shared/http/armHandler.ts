@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { supportedApiVersions } from '../config.js';
+import { checkAccess } from '../domain/access.js';
 import { ArmError, badRequest } from '../domain/errors.js';
 import { operationResultPath, operationStatusPath } from '../domain/wire.js';
 import type { ApiResult, RequestContext } from '../app/context.js';
@@ -53,8 +54,9 @@ export function armHandler(operation: ArmOperation) {
     try {
       const rt = await runtime();
       const caller = await rt.tokens.validate(req.headers.get('authorization'));
-      checkApiVersion(req.query.get('api-version'));
       const url = new URL(req.url);
+      checkAccess(rt.access, caller, { write: req.method !== 'GET', action: `${req.method} ${url.pathname}` });
+      checkApiVersion(req.query.get('api-version'));
       const body = req.method === 'PUT' || req.method === 'PATCH' ? await readJson(req) : undefined;
       const request: ArmRequest = {
         params: req.params,

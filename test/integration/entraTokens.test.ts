@@ -22,9 +22,9 @@ describe('token validation', () => {
 
   it('accepts a token of the issuer for the audience, again and again', async () => {
     const v = validator();
-    const token = await sign({ upn: 'ada@contoso.example', idtyp: 'user' });
-    expect(await v.validate(`Bearer ${token}`)).toEqual({ id: 'ada@contoso.example', type: 'User', tenantId: tenant });
-    expect(await v.validate(`Bearer ${token}`)).toEqual({ id: 'ada@contoso.example', type: 'User', tenantId: tenant });
+    const token = await sign({ upn: 'ada@contoso.example', idtyp: 'user', roles: ['Fleet.Write'] });
+    expect(await v.validate(`Bearer ${token}`)).toEqual({ id: 'ada@contoso.example', type: 'User', tenantId: tenant, roles: ['Fleet.Write'] });
+    expect(await v.validate(`Bearer ${token}`)).toEqual({ id: 'ada@contoso.example', type: 'User', tenantId: tenant, roles: ['Fleet.Write'] });
   });
 
   it.each<[string, () => Promise<string | null>, string]>([

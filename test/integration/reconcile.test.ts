@@ -15,7 +15,7 @@ const sent: FleetCommand[] = [];
 let directory: ClusterDirectory;
 const sub = '00000000-0000-0000-0000-000000000001';
 const tenant = 't-1';
-const ctx = { caller: { id: 'tester', type: 'User' as const } };
+const ctx = { caller: { id: 'tester', type: 'User' as const, roles: [] } };
 const clusterId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1`;
 
 beforeAll(async () => {

@@ -41,7 +41,7 @@ describe('operation ids', () => {
 });
 
 describe('preconditions', () => {
-  const caller = { id: 'u', type: 'User' as const };
+  const caller = { id: 'u', type: 'User' as const, roles: [] };
   it.each<[string, string | undefined, { ifMatch?: string; ifNoneMatch?: string }, boolean]>([
     ['no headers, new resource', undefined, {}, true],
     ['If-None-Match * on a new resource', undefined, { ifNoneMatch: '*' }, true],
