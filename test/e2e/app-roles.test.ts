@@ -1,16 +1,10 @@
 // Authorization by app roles: the local identity holds Fleet.Read and Fleet.Write (local/seed.json);
 // this stack asks writers for Fleet.Admin.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { arm, fleetClient, fleetPath } from '../support/clients.js';
-import { startStackProcess, type StackProcess } from '../support/stackProcess.js';
+import { useStack } from '../support/stackProcess.js';
 
-let stack: StackProcess;
-beforeAll(async () => {
-  stack = await startStackProcess({ FLEET_AUTH_READ_ROLES: 'Fleet.Read', FLEET_AUTH_WRITE_ROLES: 'Fleet.Admin' });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useStack({ FLEET_AUTH_READ_ROLES: 'Fleet.Read', FLEET_AUTH_WRITE_ROLES: 'Fleet.Admin' });
 
 it('refuses a write without a write role with 403, and lets the reader read', async () => {
   const client = fleetClient(stack.env);

@@ -4,23 +4,17 @@ import { ContainerServiceClient } from '@azure/arm-containerservice';
 import type { ContainerServiceFleetClient } from '@azure/arm-containerservicefleet';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ServiceBusClient } from '@azure/service-bus';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createTableStore } from '../../shared/azure/tableStore.js';
 import { arc, arm, eastus1, eastus2, fabrikam, fast, fleetClient, fleetPath, sub1, sub2, tokenFor, westeurope1, westeurope2, aks } from '../support/clients.js';
-import { startStackProcess, type StackProcess } from '../support/stackProcess.js';
+import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
-let stack: StackProcess;
+const stack = useStack({ FLEET_PAGE_SIZE: '2' });
 let client: ContainerServiceFleetClient;
 
-beforeAll(async () => {
-  stack = await startStackProcess({ FLEET_PAGE_SIZE: '2' });
+beforeAll(() => {
   client = fleetClient(stack.env);
-});
-
-afterAll(async () => {
-  const code = await stack?.stop();
-  expect(code).toBe(0);
 });
 
 const memberError = async (fleet: string, member: string, clusterResourceId: string) => {

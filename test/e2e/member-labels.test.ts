@@ -1,17 +1,13 @@
 // Member labels (api-version 2025-04-01-preview), which placements will select clusters by, and the
 // other api-versions the API serves.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { arm, eastus1, fast, fleetClient, fleetPath, tokenFor } from '../support/clients.js';
-import { startStackProcess, type StackProcess } from '../support/stackProcess.js';
+import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
-let stack: StackProcess;
+const stack = useStack();
 beforeAll(async () => {
-  stack = await startStackProcess();
   await fleetClient(stack.env).fleets.create('rg', 'labelled', { location: 'eastus' }, fast);
-});
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const preview = '2025-04-01-preview';

@@ -1,16 +1,10 @@
 // FLEET_MEMBER_LIMIT sets the limit. Its own file: MSAL keeps one managed-identity source per
 // process, so one test process talks to one stack's identity endpoint.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { aks, fast, fleetClient, sub1 } from '../support/clients.js';
-import { startStackProcess, type StackProcess } from '../support/stackProcess.js';
+import { useStack } from '../support/stackProcess.js';
 
-let stack: StackProcess;
-beforeAll(async () => {
-  stack = await startStackProcess({ FLEET_MEMBER_LIMIT: '1' });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useStack({ FLEET_MEMBER_LIMIT: '1' });
 
 it('takes the member limit from the FLEET_MEMBER_LIMIT setting', async () => {
   const client = fleetClient(stack.env);

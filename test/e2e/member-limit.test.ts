@@ -2,22 +2,16 @@
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { aks, fast, fleetClient, sub1 } from '../support/clients.js';
-import { startStackProcess, type StackProcess } from '../support/stackProcess.js';
+import { useStack } from '../support/stackProcess.js';
 
-let stack: StackProcess;
-
-beforeAll(async () => {
+const stack = useStack(() => {
   const seed = JSON.parse(readFileSync('local/seed.json', 'utf8'));
   seed.managedClusters = Array.from({ length: 22 }, (_, i) => ({ subscriptionId: sub1, resourceGroup: 'rg-many', name: `aks-${i + 1}`, location: i % 2 ? 'eastus' : 'westus2', identity: { type: 'SystemAssigned' } }));
   const path = join(mkdtempSync(join(tmpdir(), 'seed-')), 'seed.json');
   writeFileSync(path, JSON.stringify(seed));
-  stack = await startStackProcess({ FLEET_LOCAL_SEED: path });
-});
-
-afterAll(async () => {
-  await stack?.stop();
+  return { FLEET_LOCAL_SEED: path };
 });
 
 it('admits 20 members and refuses the 21st; a freed place can be taken again', async () => {

@@ -1,19 +1,13 @@
 // A command lost between the transaction and the send (a crash there) is sent again by the
 // operations sweeper, a timer function; the member then joins as if nothing had happened.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createTableStore } from '../../shared/azure/tableStore.js';
 import { newOperationId } from '../../shared/domain/operationIds.js';
 import { eastus1, fast, fleetClient, sub1 } from '../support/clients.js';
-import { startStackProcess, type StackProcess } from '../support/stackProcess.js';
+import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
-let stack: StackProcess;
-beforeAll(async () => {
-  stack = await startStackProcess({ FLEET_SWEEP_SCHEDULE: '*/1 * * * * *', FLEET_STUCK_OPERATION_SECONDS: '2' });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useStack({ FLEET_SWEEP_SCHEDULE: '*/1 * * * * *', FLEET_STUCK_OPERATION_SECONDS: '2' });
 
 it('sends the command of an operation left running again, and the join completes', async () => {
   const client = fleetClient(stack.env);

@@ -2,6 +2,7 @@
 // way a user runs it, and reads the KEY=value lines it prints.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 export interface StackProcess {
   env: Record<string, string>;
@@ -39,5 +40,29 @@ export async function startStackProcess(extraEnv: Record<string, string> = {}): 
         child.once('exit', (code) => resolve(code));
         child.kill('SIGINT');
       }),
+  };
+}
+
+/**
+ * One stack for the calling test file: started before its tests, stopped after them, and expected
+ * to stop cleanly (exit code 0). `env` may be a function, evaluated when the stack starts.
+ */
+export function useStack(env: Record<string, string> | (() => Record<string, string>) = {}) {
+  let stack: StackProcess | undefined;
+  beforeAll(async () => {
+    stack = await startStackProcess(typeof env === 'function' ? env() : env);
+  });
+  afterAll(async () => {
+    if (stack) expect(await stack.stop()).toBe(0);
+  });
+  const started = () => {
+    if (!stack) throw new Error('the stack has not started');
+    return stack;
+  };
+  return {
+    get env() {
+      return started().env;
+    },
+    output: () => started().output(),
   };
 }
