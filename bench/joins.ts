@@ -3,7 +3,7 @@
 // Storage requests and Service Bus messages each join costs, next to Azurite's raw upsert rate.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { ensureLocalTls } from '../local/certs.js';
@@ -47,7 +47,9 @@ await runTrusting(tls, async () => {
   writeFileSync(seedPath, JSON.stringify(seed));
   // The stack runs as `npm start` does, in its own process; this one is only the clients.
   const dir = resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local');
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'local', 'start.js')], {
+  // BENCH_PROFILE=dir writes a V8 CPU profile of each of the stack's threads there (open in Chrome DevTools).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`] : [];
+  const child = spawn(process.execPath, [...profile, join(import.meta.dirname, '..', 'local', 'start.js')], {
     env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_BASE_PORT: '0', FLEET_LOCAL_SEED: seedPath },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -61,7 +63,7 @@ await runTrusting(tls, async () => {
   });
   const stack = {
     clientEnv,
-    stats: async () => (await (await fetch(`${clientEnv.ARM_ENDPOINT}/_local/stats`)).json()) as { tableRequests: number; serviceBus: { received: number; delivered: number } },
+    stats: async () => (await (await fetch(`${clientEnv.ARM_ENDPOINT}/_local/stats`)).json()) as { armRequests: number; tableRequests: number; serviceBus: { received: number; delivered: number }; loopActiveMs: Record<string, number>; cpuMs: number },
   };
   const api = stack.clientEnv.FLEET_API;
   const tokenRes = await fetch(`${stack.clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01`, { headers: { 'X-IDENTITY-HEADER': stack.clientEnv.IDENTITY_HEADER } });
@@ -96,6 +98,7 @@ await runTrusting(tls, async () => {
   // Each client opens its connection first (a TLS handshake per client), as a long-lived client would have.
   await pool(Array.from({ length: concurrency }, (_, i) => i), concurrency, async (i) => void (await (await fetch(`${fleetUrl(i % fleets)}?api-version=2025-03-01`, { headers })).text()));
   const before = await stack.stats();
+  const clientCpu = process.cpuUsage();
   const putMs: number[] = [];
   const joinMs: number[] = [];
   const seenMs: number[] = [];
@@ -115,6 +118,9 @@ await runTrusting(tls, async () => {
     seenMs.push(performance.now() - start);
   }, pollMs);
   const seconds = (performance.now() - t) / 1000;
+  const { user, system } = process.cpuUsage(clientCpu);
+  // The threads publish their loop time every 100 ms: wait for a reading that covers the run.
+  await new Promise((r) => setTimeout(r, 150));
   const after = await stack.stats();
   const tableRequests = after.tableRequests - before.tableRequests;
   putMs.sort((a, b) => a - b);
@@ -130,7 +136,10 @@ await runTrusting(tls, async () => {
     `client saw Succeeded, p50 / p99: ${fmt(pct(seenMs, 50))} ms / ${fmt(pct(seenMs, 99))} ms (bound by the ${pollMs} ms poll interval)`,
     `Table Storage requests per join: ${fmt(perJoin, 2)} (accept: 2 point reads + 1 transaction; worker: 1 bounded range + 1 point read + claim + 1 transaction; status polls excluded: ${polls}, 1 point read each)`,
     `Service Bus messages per join:   ${fmt((after.serviceBus.received - before.serviceBus.received) / members, 2)} sent, ${fmt((after.serviceBus.delivered - before.serviceBus.delivered) / members, 2)} delivered`,
+    `ARM requests per join:           ${fmt((after.armRequests - before.armRequests) / members, 2)} (the cluster; a subscription's tenant is remembered for 5 minutes)`,
     `Azurite raw upserts per second:  ${fmt(rawRate)} (${concurrency} concurrent; one join costs ${fmt(perJoin, 1)} requests, so the storage-bound ceiling is ~${fmt(rawRate / perJoin)} joins/s)`,
+    `CPU used (cores, of ${availableParallelism()}):   stack ${fmt((after.cpuMs - before.cpuMs) / 1000 / seconds, 2)}, the ${concurrency} clients ${fmt((user + system) / 1e6 / seconds, 2)}`,
+    `event loops busy:               ${Object.keys(after.loopActiveMs).map((k) => `${k} ${fmt((100 * (after.loopActiveMs[k] - before.loopActiveMs[k])) / 1000 / seconds, 0)} %`).join(', ')}`,
   ];
   console.log(lines.join('\n'));
   child.kill('SIGINT');

@@ -1,7 +1,7 @@
 // Azurite's Table service in this process. The package's main entry is the VS Code extension,
 // so the server comes from its dist folder (it ships no types).
 import { createRequire } from 'node:module';
-import { startOnThread } from './threads.js';
+import { startOnThread, type ThreadLoad } from './threads.js';
 
 const require = createRequire(import.meta.url);
 
@@ -58,9 +58,9 @@ export async function startAzuriteTables(options: { port?: number; location?: st
 }
 
 /** The same server on a worker thread (only from compiled code: the thread loads dist/local/azuriteThread.js). */
-export async function startAzuriteTablesThread(options: { port?: number } = {}): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
+export async function startAzuriteTablesThread(options: { port?: number; load?: ThreadLoad } = {}): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
   const counters = new SharedArrayBuffer(4);
-  const thread = await startOnThread<{ endpoint: string; connectionString: string }>(new URL('./azuriteThread.js', import.meta.url), { port: options.port ?? 0, counter: counters });
+  const thread = await startOnThread<{ endpoint: string; connectionString: string }>(new URL('./azuriteThread.js', import.meta.url), { port: options.port ?? 0, counter: counters, load: options.load });
   const count = new Int32Array(counters);
   return { ...thread.ready, counters, requestCount: () => Atomics.load(count, 0), close: thread.close };
 }

@@ -12,10 +12,11 @@ import { loadSeed } from './arm/world.js';
 import { startAzuriteTables, startAzuriteTablesThread, type AzuriteTables } from './azurite.js';
 import type { LocalTls } from './certs.js';
 import { readHostJson } from './host/hostJson.js';
-import { startHttpHost, type LogSink } from './host/httpHost.js';
+import { startHttpHost, startHttpHostThread, stderrLog, type HttpHost } from './host/httpHost.js';
 import { startServiceBusHost } from './host/serviceBusHost.js';
 import { startTimerHost } from './host/timerHost.js';
 import { startServiceBusEmulator, startServiceBusEmulatorThread, type ServiceBusEmulator } from './servicebus/server.js';
+import { loopNames, newLoadBuffer, reportLoad } from './threads.js';
 
 /** The folder holding package.json and host.json, whether this runs from source or from dist/. */
 function findProjectRoot(): string {
@@ -44,24 +45,26 @@ export interface LocalStack {
 export const defaultSeedPath = () => join(findProjectRoot(), 'local', 'seed.json');
 
 export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
-  const log: LogSink = (level, fn, message) => {
-    if (level !== 'trace' && level !== 'debug') console.error(`[${level}] ${fn}: ${message}`);
-  };
+  const log = stderrLog;
   const seed = loadSeed(options.seedPath ?? defaultSeedPath());
   const hostJson = readHostJson(join(findProjectRoot(), 'host.json'));
   const ports = options.ports ?? {};
 
   // Compiled (npm start, the e2e tests, the benchmark): Azurite, Service Bus and ARM each on a thread
-  // of its own, off the function host's event loop, as the real services are off the app's machine.
+  // of its own, off the function host's event loop, as the real services are off the app's machine;
+  // the HTTP functions too, apart from the queue worker, as Flex Consumption scales them apart.
   // From sources under vitest there are no compiled thread scripts, so they share this event loop.
   const compiled = import.meta.url.endsWith('.js');
+  const load = newLoadBuffer();
+  const slot = (name: (typeof loopNames)[number]) => ({ buffer: load, slot: loopNames.indexOf(name) });
+  const stopReporting = compiled ? reportLoad(load, slot('functions (Service Bus, timers)').slot) : () => {};
   let tables: AzuriteTables;
   let serviceBus: Omit<ServiceBusEmulator, 'peek'>;
   let arm: ArmEndpoints;
   if (compiled) {
-    const t = await startAzuriteTablesThread({ port: ports.tables });
-    const sb = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus });
-    arm = await startArmEmulatorThread({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, tableCounters: t.counters, serviceBusCounters: sb.counters });
+    const t = await startAzuriteTablesThread({ port: ports.tables, load: slot('Azurite') });
+    const sb = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus, load: slot('Service Bus') });
+    arm = await startArmEmulatorThread({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, tableCounters: t.counters, serviceBusCounters: sb.counters, load: slot('ARM and Entra') });
     [tables, serviceBus] = [t, sb];
   } else {
     const t = await startAzuriteTables({ port: ports.tables });
@@ -84,7 +87,10 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     IDENTITY_HEADER: arm.identityHeader,
   });
 
-  const http = await startHttpHost({ definitions: functionDefinitions, routePrefix: hostJson.extensions.http.routePrefix, tls: options.tls, port: ports.api, log });
+  const routePrefix = hostJson.extensions.http.routePrefix;
+  const http: HttpHost = compiled
+    ? await startHttpHostThread({ routePrefix, tls: options.tls, port: ports.api, load: slot('functions (HTTP)') })
+    : await startHttpHost({ definitions: functionDefinitions, routePrefix, tls: options.tls, port: ports.api, log });
   // Tokens for the API are requested for its own URL (the official client asks for `${endpoint}/.default`).
   process.env[settings.authAudience.name] = http.url;
 
@@ -96,9 +102,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     clientEnv: {
       FLEET_API: http.url,
       ARM_ENDPOINT: arm.armEndpoint,
-      // The Functions host reads a %SETTING% schedule from app settings; infra sets it in Azure.
-    [settings.sweepSchedule.name]: process.env[settings.sweepSchedule.name] ?? settings.sweepSchedule.default,
-    IDENTITY_ENDPOINT: arm.identityEndpoint,
+      IDENTITY_ENDPOINT: arm.identityEndpoint,
       IDENTITY_HEADER: arm.identityHeader,
       NODE_EXTRA_CA_CERTS: options.tls.caPath,
       AZURE_SUBSCRIPTION_ID: seed.subscriptions[0].subscriptionId,
@@ -107,6 +111,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       TABLES_CONNECTION_STRING: tables.connectionString,
     },
     async stop() {
+      stopReporting();
       await timers.close();
       await workers.close();
       await bus.close();

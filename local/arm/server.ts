@@ -8,7 +8,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { LocalTls } from '../certs.js';
-import { startOnThread } from '../threads.js';
+import { startOnThread, type ThreadLoad } from '../threads.js';
 import { createIssuer, type Issuer } from './tokens.js';
 import { principalOf, World, type SimCluster, type Seed } from './world.js';
 
@@ -67,7 +67,7 @@ function clusterToArm(c: SimCluster) {
 export type ArmEndpoints = Pick<ArmEmulator, 'armEndpoint' | 'identityEndpoint' | 'identityHeader' | 'homeIssuer' | 'close'>;
 
 /** The same emulation on a worker thread (only from compiled code: the thread loads dist/local/arm/thread.js). */
-export async function startArmEmulatorThread(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; tableCounters: SharedArrayBuffer; serviceBusCounters: SharedArrayBuffer }): Promise<ArmEndpoints> {
+export async function startArmEmulatorThread(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; tableCounters: SharedArrayBuffer; serviceBusCounters: SharedArrayBuffer; load: ThreadLoad }): Promise<ArmEndpoints> {
   const thread = await startOnThread<Omit<ArmEndpoints, 'close'>>(new URL('./thread.js', import.meta.url), { ...options, port: options.port ?? 0, identityPort: options.identityPort ?? 0 });
   return { ...thread.ready, close: thread.close };
 }
@@ -98,6 +98,8 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
     return sub;
   };
 
+  // ARM requests served (not token, discovery or stats requests): what joins cost in ARM reads.
+  let armRequests = 0;
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', base);
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -109,8 +111,9 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
     }
     if (parts.length === 4 && parts[1] === 'discovery' && parts[2] === 'v2.0' && parts[3] === 'keys') return send(res, 200, issuer.jwks());
     // Not ARM: the local stack's counters (Table Storage requests, Service Bus messages), for the benchmark.
-    if (url.pathname === '/_local/stats' && options.stats) return send(res, 200, options.stats());
+    if (url.pathname === '/_local/stats' && options.stats) return send(res, 200, { armRequests, ...(options.stats() as object) });
 
+    armRequests++;
     const claims = await authorize(req);
     const lower = parts.map((p) => p.toLowerCase());
     if (lower[0] !== 'subscriptions') throw new HttpError(404, 'NotFound', `No route for ${url.pathname}`);

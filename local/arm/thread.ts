@@ -1,7 +1,7 @@
 // The ARM and Entra emulation on its own thread. Its stats endpoint reads the other emulators'
 // counters from shared memory their threads write (see ../stack.ts).
 import { workerData } from 'node:worker_threads';
-import { serveOnThread } from '../threads.js';
+import { readLoad, serveOnThread } from '../threads.js';
 import { startArmEmulator } from './server.js';
 
 const tables = new Int32Array(workerData.tableCounters as SharedArrayBuffer);
@@ -11,6 +11,12 @@ const arm = await startArmEmulator({
   tls: workerData.tls,
   port: workerData.port,
   identityPort: workerData.identityPort,
-  stats: () => ({ tableRequests: Atomics.load(tables, 0), serviceBus: { received: Atomics.load(bus, 0), duplicates: Atomics.load(bus, 1), delivered: Atomics.load(bus, 2) } }),
+  stats: () => ({
+    tableRequests: Atomics.load(tables, 0),
+    serviceBus: { received: Atomics.load(bus, 0), duplicates: Atomics.load(bus, 1), delivered: Atomics.load(bus, 2) },
+    // Event-loop active ms per thread (published every 100 ms), and the whole process's CPU time.
+    loopActiveMs: readLoad(workerData.load.buffer),
+    cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage()),
+  }),
 });
 serveOnThread({ armEndpoint: arm.armEndpoint, identityEndpoint: arm.identityEndpoint, identityHeader: arm.identityHeader, homeIssuer: arm.homeIssuer }, () => arm.close());

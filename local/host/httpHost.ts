@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { HttpMethod } from '@azure/functions';
 import { HttpRequest, HttpResponse, InvocationContext } from '../../functions/azfn.js';
 import type { FunctionDefinition } from '../../functions/definitions.js';
+import { startOnThread, type ThreadLoad } from '../threads.js';
 
 type HttpDefinition = Extract<FunctionDefinition, { kind: 'http' }>;
 
@@ -39,6 +40,17 @@ export interface HttpHost {
 }
 
 export type LogSink = (level: string, functionName: string, message: string) => void;
+
+/** What the local host logs: information and above, to stderr. */
+export const stderrLog: LogSink = (level, fn, message) => {
+  if (level !== 'trace' && level !== 'debug') console.error(`[${level}] ${fn}: ${message}`);
+};
+
+/** The same host on a worker thread of its own (only from compiled code). */
+export async function startHttpHostThread(options: { routePrefix: string; tls: { certPem: string; keyPem: string }; port?: number; load: ThreadLoad }): Promise<HttpHost> {
+  const thread = await startOnThread<{ url: string }>(new URL('./httpThread.js', import.meta.url), { routePrefix: options.routePrefix, tls: { certPem: options.tls.certPem, keyPem: options.tls.keyPem }, port: options.port ?? 0, load: options.load });
+  return { url: thread.ready.url, close: thread.close };
+}
 
 export async function startHttpHost(options: { definitions: FunctionDefinition[]; routePrefix: string; tls: { certPem: string; keyPem: string }; port?: number; log: LogSink }): Promise<HttpHost> {
   const routes = options.definitions.filter((d): d is HttpDefinition => d.kind === 'http').map((d) => compile(d, options.routePrefix));

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import rhea from 'rhea';
 import type { QueueDefinition } from '../../shared/config.js';
-import { startOnThread } from '../threads.js';
+import { startOnThread, type ThreadLoad } from '../threads.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rhea's runtime objects are loosely typed */
 type Link = any;
@@ -130,9 +130,9 @@ function decodeBody(message: AmqpMessage): unknown {
 }
 
 /** The same endpoint on a worker thread (only from compiled code: the thread loads dist/local/servicebus/thread.js). */
-export async function startServiceBusEmulatorThread(options: { queues: QueueDefinition[]; port?: number }): Promise<Omit<ServiceBusEmulator, 'peek'> & { counters: SharedArrayBuffer }> {
+export async function startServiceBusEmulatorThread(options: { queues: QueueDefinition[]; port?: number; load?: ThreadLoad }): Promise<Omit<ServiceBusEmulator, 'peek'> & { counters: SharedArrayBuffer }> {
   const counters = new SharedArrayBuffer(12);
-  const thread = await startOnThread<{ port: number; connectionString: string }>(new URL('./thread.js', import.meta.url), { queues: options.queues, port: options.port ?? 0, counters });
+  const thread = await startOnThread<{ port: number; connectionString: string }>(new URL('./thread.js', import.meta.url), { queues: options.queues, port: options.port ?? 0, counters, load: options.load });
   const c = new Int32Array(counters);
   return {
     ...thread.ready,

@@ -1,16 +1,22 @@
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { TokenCredential } from '@azure/core-auth';
-import { isRestError } from "@azure/core-rest-pipeline";
+import { isRestError } from '@azure/core-rest-pipeline';
 import { ArmError } from '../domain/errors.js';
-import type { ClusterInfo } from '../domain/membership.js';
+import type { ClusterInfo, SubscriptionLookup } from '../domain/membership.js';
 import type { ClusterDirectory } from '../ports.js';
+import { cacheFor } from './ttlCache.js';
 
 const armScope = 'https://management.azure.com/.default';
 
 // ARM answers 401 InvalidAuthenticationTokenTenant when a token of one tenant asks about a
 // subscription of another: that is how we learn a cluster is outside the fleet's tenant.
 const otherTenantCodes = new Set(['InvalidAuthenticationTokenTenant']);
+
+// ARM limits how many reads a principal makes an hour (it answers 429 beyond), and a subscription's
+// tenant changes only when the subscription is moved to another directory: one lookup serves the
+// joins of the next five minutes. Only found subscriptions are remembered.
+const subscriptionTtlMs = 5 * 60_000;
 
 export function createArmDirectory(credential: TokenCredential, endpoint: string): ClusterDirectory {
   const subscriptions = new SubscriptionClient(credential, { endpoint, credentialScopes: [armScope] });
@@ -23,11 +29,11 @@ export function createArmDirectory(credential: TokenCredential, endpoint: string
     }
     return client;
   };
-
-  return {
-    async getSubscription(subscriptionId, options = {}) {
+  const subscriptionTenant = cacheFor<SubscriptionLookup>(
+    subscriptionTtlMs,
+    async (subscriptionId) => {
       try {
-        const sub = await subscriptions.subscriptions.get(subscriptionId, { abortSignal: options.abortSignal });
+        const sub = await subscriptions.subscriptions.get(subscriptionId);
         return sub.tenantId ? { state: 'found', tenantId: sub.tenantId } : { state: 'notFound' };
       } catch (e) {
         if (isRestError(e) && e.statusCode === 404) return { state: 'notFound' };
@@ -35,6 +41,12 @@ export function createArmDirectory(credential: TokenCredential, endpoint: string
         throw e;
       }
     },
+    { keep: (answer) => answer.state === 'found' },
+  );
+
+  return {
+    // The shared lookup outlives any one caller, so it runs without a caller's abort signal.
+    getSubscription: (subscriptionId) => subscriptionTenant(subscriptionId),
     async getManagedCluster(id, options = {}) {
       try {
         const mc = await clustersIn(id.subscriptionId).managedClusters.get(id.resourceGroup, id.name, { abortSignal: options.abortSignal });

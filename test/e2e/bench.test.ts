@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 
-it('a join costs 7 Table Storage requests and 1 Service Bus message', async () => {
+it('a join costs 7 Table Storage requests, 1 Service Bus message and 1 ARM read', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['dist/bench/joins.js'], {
     env: { ...process.env, BENCH_MEMBERS: '60', BENCH_FLEETS: '3', BENCH_CONCURRENCY: '6', BENCH_POLL_MS: '100', FLEET_LOCAL_DIR: process.env.FLEET_TEST_DIR },
     timeout: 60_000,
@@ -16,4 +16,9 @@ it('a join costs 7 Table Storage requests and 1 Service Bus message', async () =
   expect(perJoin).toBeGreaterThanOrEqual(7);
   expect(perJoin).toBeLessThanOrEqual(7.3);
   expect(stdout).toMatch(/Service Bus messages per join: +1\.00 sent/);
+  // The cluster; a subscription's tenant is read once (two subscriptions here) and remembered.
+  const armPerJoin = Number(/ARM requests per join: +(\d+\.\d+)/.exec(stdout)![1]);
+  expect(armPerJoin).toBeGreaterThanOrEqual(1);
+  expect(armPerJoin).toBeLessThanOrEqual(1.04);
+  expect(stdout).toMatch(/event loops busy: +functions \(Service Bus, timers\) \d+ %, functions \(HTTP\) \d+ %, Azurite \d+ %/);
 });
