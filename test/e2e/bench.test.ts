@@ -5,10 +5,11 @@ import { expect, it } from 'vitest';
 
 it('a join costs 7 Table Storage requests, 1 Service Bus message and 1 ARM read', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['dist/bench/joins.js'], {
-    env: { ...process.env, BENCH_MEMBERS: '60', BENCH_FLEETS: '3', BENCH_CONCURRENCY: '6', BENCH_POLL_MS: '100', FLEET_LOCAL_DIR: process.env.FLEET_TEST_DIR },
+    env: { ...process.env, BENCH_MEMBERS: '60', BENCH_FLEETS: '3', BENCH_CONCURRENCY: '6', BENCH_POLL_MS: '100', BENCH_WARMUP: '20', FLEET_LOCAL_DIR: process.env.FLEET_TEST_DIR },
     timeout: 60_000,
   });
   expect(stdout).toContain('members joined:                 60 over 3 fleets');
+  expect(stdout).toContain('after 20 joins to warm up');
   expect(stdout).toMatch(/joins per second \(PUT→Succeeded\): \d+\.\d/);
   expect(stdout).toMatch(/PUT latency p50 \/ p99: +\d+\.\d ms \/ \d+\.\d ms/);
   // 7 (see the README); a redelivered command (a session given back at its idle timeout) reads again.
