@@ -3,7 +3,7 @@ import { ArmError, badRequest, conflict, notFound } from '../domain/errors.js';
 import type { FleetRecord, OperationKind, OperationRecord } from '../domain/model.js';
 import { fleetPatchBody, fleetPutBody, normalizeLocation, parseBody } from '../domain/requests.js';
 import { fleetToArm } from '../domain/wire.js';
-import type { Change, Stored } from '../ports.js';
+import { ConcurrencyError, type Change, type Stored } from '../ports.js';
 import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
 
 const busy = (s: FleetRecord['provisioningState']) => s === 'Creating' || s === 'Updating' || s === 'Deleting';
@@ -30,7 +30,9 @@ export async function listFleets(deps: AppDeps, scope: { subscriptionId: string;
 async function resumeOrRefuse(deps: AppDeps, existing: Stored<FleetRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
   const opId = existing.value.lastOperationId;
   const { operation } = opId ? await deps.store.readFleet(existing.value.ref, { includeFleet: false, operationId: opId, abortSignal: ctx.abortSignal }) : {};
-  if (!same || !operation || operation.value.status !== 'InProgress') {
+  // The operation ended after the fleet was read: that read is stale, so read again (the HTTP layer retries).
+  if (!operation || operation.value.status !== 'InProgress') throw new ConcurrencyError(`operation ${opId} ended while fleet ${existing.value.ref.fleetName} was read`);
+  if (!same) {
     throw conflict('AnotherOperationInProgress', `Fleet '${existing.value.ref.fleetName}' is ${existing.value.provisioningState}; wait for operation ${opId} to finish.`);
   }
   await deps.queue.send({ operationId: operation.value.id, kind: operation.value.kind, fleet: existing.value.ref }, { abortSignal: ctx.abortSignal });

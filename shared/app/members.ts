@@ -4,7 +4,7 @@ import { parseMemberClusterId } from '../domain/membership.js';
 import type { FleetRecord, MemberRecord, OperationKind, OperationRecord } from '../domain/model.js';
 import { memberPatchBody, memberPutBody, parseBody } from '../domain/requests.js';
 import { memberToArm } from '../domain/wire.js';
-import type { Change, Stored } from '../ports.js';
+import { ConcurrencyError, type Change, type Stored } from '../ports.js';
 import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
 import { assertFleetAcceptsMembers, fleetNotFound } from './fleets.js';
 
@@ -44,7 +44,9 @@ export async function listMembers(deps: AppDeps, ref: FleetRef, continuationToke
 async function resumeOrRefuse(deps: AppDeps, existing: Stored<MemberRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
   const m = existing.value;
   const { operation } = m.lastOperationId ? await deps.store.readFleet(m.ref, { includeFleet: false, operationId: m.lastOperationId, abortSignal: ctx.abortSignal }) : {};
-  if (!same || !operation || operation.value.status !== 'InProgress') {
+  // The operation ended after the member was read: that read is stale, so read again (the HTTP layer retries).
+  if (!operation || operation.value.status !== 'InProgress') throw new ConcurrencyError(`operation ${m.lastOperationId} ended while member ${m.ref.memberName} was read`);
+  if (!same) {
     throw conflict('AnotherOperationInProgress', `Member '${m.ref.memberName}' is ${m.provisioningState}; wait for operation ${m.lastOperationId} to finish.`);
   }
   await deps.queue.send({ operationId: operation.value.id, kind: operation.value.kind, fleet: fleetOf(m.ref), memberName: m.ref.memberName }, { abortSignal: ctx.abortSignal });
@@ -77,11 +79,20 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
   parseMemberClusterId(body.properties.clusterResourceId);
   const group = body.properties.group === undefined ? undefined : checkName('group', body.properties.group);
   const labels = body.properties.labels ?? {};
+  // Most PUTs create a member, so try that first: the member is read only when it turns out to
+  // exist (the create then fails as a whole, and the request goes on as an update). With If-Match
+  // the member must exist, so it is read first.
+  if (ctx.ifMatch === undefined) {
+    const { fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+    if (!fleet) throw parentNotFound(ref);
+    assertFleetAcceptsMembers(fleet.value);
+    const created = await createMember(deps, fleet.value, ref, body.properties.clusterResourceId, group, labels, ctx);
+    if (created) return created;
+  }
   const { fleet, member: existing } = await readMember(deps, ref, ctx);
   if (!fleet) throw parentNotFound(ref);
   checkPreconditions(existing?.value.eTag, ctx);
   assertFleetAcceptsMembers(fleet.value);
-  const now = deps.now().toISOString();
 
   if (existing) {
     const current = existing.value;
@@ -98,10 +109,19 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
     return { status: 200, body: memberToArm(next), operation: op };
   }
 
-  const op = startOperation('member.createOrUpdate', fleet.value, ref, now);
+  // Gone since the create above failed: create it after all (a race lost again is retried by the HTTP layer).
+  const result = await createMember(deps, fleet.value, ref, body.properties.clusterResourceId, group, labels, ctx);
+  if (!result) throw new ConcurrencyError(`member ${ref.memberName} appeared while it was being created`);
+  return result;
+}
+
+/** Records a new member and its join; undefined if the member already exists. */
+async function createMember(deps: AppDeps, fleet: FleetRecord, ref: MemberRef, clusterResourceId: string, group: string | undefined, labels: Record<string, string>, ctx: RequestContext): Promise<ApiResult | undefined> {
+  const now = deps.now().toISOString();
+  const op = startOperation('member.createOrUpdate', fleet, ref, now);
   const created: MemberRecord = {
     ref,
-    clusterResourceId: body.properties.clusterResourceId,
+    clusterResourceId,
     ...(group ? { group } : {}),
     labels,
     provisioningState: 'Joining',
@@ -109,7 +129,13 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
     eTag: newETag(),
     systemData: createdBy(ctx.caller, now),
   };
-  await accept(deps, ref, { op: 'create', row: { kind: 'member', value: created } }, op, ctx);
+  try {
+    await deps.store.commit(ref, [{ op: 'create', row: { kind: 'member', value: created } }, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
+  } catch (e) {
+    if (e instanceof ConcurrencyError) return undefined;
+    throw e;
+  }
+  await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: fleetOf(ref), memberName: ref.memberName }, { abortSignal: ctx.abortSignal });
   return { status: 201, body: memberToArm(created), operation: op };
 }
 

@@ -7,7 +7,7 @@ import { handleFleetCommand, PoisonMessageError } from '../../shared/app/reconci
 import type { AppDeps } from '../../shared/app/context.js';
 import { createClusterClaims, createTableStore } from '../../shared/azure/tableStore.js';
 import type { FleetCommand } from '../../shared/domain/commands.js';
-import type { ClusterDirectory } from '../../shared/ports.js';
+import { ConcurrencyError, type ClusterDirectory } from '../../shared/ports.js';
 
 let azurite: AzuriteTables;
 let deps: AppDeps;
@@ -130,5 +130,39 @@ describe('the operations sweeper', () => {
     expect((await deps.store.readFleet(ref, { operationId: fleetOp })).operation).toBeUndefined();
     // The stuck one is still running, so it is kept.
     expect((await deps.store.readFleet(ref, { operationId: stuck.operationId })).operation?.value.status).toBe('InProgress');
+  });
+});
+
+describe('a member PUT racing the worker', () => {
+  it('reads again, rather than refusing, when the operation it saw running ends as it looks', async () => {
+    const ref = await fleetReady('race');
+    const member = { ...ref, memberName: 'm' };
+    const body = { properties: { clusterResourceId: clusterId } };
+    const first = await putMember(deps, member, body, ctx);
+    expect(first.status).toBe(201);
+    const command = sent.at(-1)!;
+    // The same PUT again reads the member while it is Joining; the worker finishes the join right then.
+    let raced = false;
+    const racing: AppDeps = {
+      ...deps,
+      store: {
+        ...deps.store,
+        readFleet: async (f, options) => {
+          const part = await deps.store.readFleet(f, options);
+          if (!raced && part.members[0]?.value.provisioningState === 'Joining') {
+            raced = true;
+            await handleFleetCommand(deps, command, once);
+          }
+          return part;
+        },
+      },
+    };
+    await expect(putMember(racing, member, body, ctx)).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(raced).toBe(true);
+    // What the HTTP layer does with that error: the request again, which now finds the join done
+    // and starts a new one (re-running create re-reads the cluster's identity).
+    const again = await putMember(racing, member, body, ctx);
+    expect(again.status).toBe(200);
+    expect(again.operation?.id).not.toBe(first.operation?.id);
   });
 });
