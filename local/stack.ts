@@ -16,7 +16,7 @@ import { startHttpHost, startHttpHostThread, stderrLog, type HttpHost } from './
 import { startServiceBusHost } from './host/serviceBusHost.js';
 import { startTimerHost } from './host/timerHost.js';
 import { startServiceBusEmulator, startServiceBusEmulatorThread, type ServiceBusEmulator } from './servicebus/server.js';
-import { loopNames, newLoadBuffer, reportLoad } from './threads.js';
+import { loopNames, newLoadBuffer, reportLoad, type LoopName, type ThreadLoad } from './threads.js';
 
 /** The folder holding package.json and host.json, whether this runs from source or from dist/. */
 function findProjectRoot(): string {
@@ -56,8 +56,8 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   // From sources under vitest there are no compiled thread scripts, so they share this event loop.
   const compiled = import.meta.url.endsWith('.js');
   const load = newLoadBuffer();
-  const slot = (name: (typeof loopNames)[number]) => ({ buffer: load, slot: loopNames.indexOf(name) });
-  const stopReporting = compiled ? reportLoad(load, slot('functions (Service Bus, timers)').slot) : () => {};
+  const slot = (name: LoopName): ThreadLoad => ({ buffer: load, slot: loopNames.indexOf(name) });
+  const stopReporting = compiled ? reportLoad(slot('functions (Service Bus, timers)')) : () => {};
   let tables: AzuriteTables;
   let serviceBus: Omit<ServiceBusEmulator, 'peek'>;
   let arm: ArmEndpoints;

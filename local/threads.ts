@@ -29,7 +29,7 @@ export async function startOnThread<Ready>(script: URL, data: unknown): Promise<
 /** The thread side: posts `ready`, and runs `close` when the parent asks. */
 export function serveOnThread(ready: unknown, close: () => Promise<void>): void {
   const load = workerData?.load as ThreadLoad | undefined;
-  const stopReporting = load ? reportLoad(load.buffer, load.slot) : () => {};
+  const stopReporting = load ? reportLoad(load) : () => {};
   parentPort!.postMessage(ready);
   parentPort!.on('message', async (m: { close?: true }) => {
     if (!m.close) return;
@@ -51,7 +51,7 @@ export interface ThreadLoad {
 }
 
 /** Publishes this thread's event-loop active time (ms since it started) every 100 ms. */
-export function reportLoad(buffer: SharedArrayBuffer, slot: number): () => void {
+export function reportLoad({ buffer, slot }: ThreadLoad): () => void {
   const cells = new Float64Array(buffer);
   const publish = () => (cells[slot] = performance.eventLoopUtilization().active);
   const timer = setInterval(publish, 100).unref();

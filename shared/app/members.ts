@@ -130,12 +130,12 @@ async function createMember(deps: AppDeps, fleet: FleetRecord, ref: MemberRef, c
     systemData: createdBy(ctx.caller, now),
   };
   try {
-    await deps.store.commit(ref, [{ op: 'create', row: { kind: 'member', value: created } }, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
+    // Only the commit can lose the race (the row exists); the send comes after it.
+    await accept(deps, ref, { op: 'create', row: { kind: 'member', value: created } }, op, ctx);
   } catch (e) {
     if (e instanceof ConcurrencyError) return undefined;
     throw e;
   }
-  await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: fleetOf(ref), memberName: ref.memberName }, { abortSignal: ctx.abortSignal });
   return { status: 201, body: memberToArm(created), operation: op };
 }
 
