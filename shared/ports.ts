@@ -3,7 +3,7 @@
 import type { FleetRef, MemberRef, ResourceId } from './domain/armIds.js';
 import type { FleetCommand } from './domain/commands.js';
 import type { ClusterInfo, SubscriptionLookup } from './domain/membership.js';
-import type { FleetRecord, MemberRecord, OperationRecord } from './domain/model.js';
+import type { FleetRecord, MemberRecord, OperationError, OperationRecord, OperationStatus } from './domain/model.js';
 
 /** A record with the storage version it was read at (for optimistic concurrency). */
 export interface Stored<T> {
@@ -34,7 +34,13 @@ export type Row =
 export type Change =
   | { op: 'create'; row: Row }
   | { op: 'replace'; row: Row; version: string }
-  | { op: 'delete'; kind: Row['kind']; name: string };
+  | { op: 'delete'; kind: Row['kind']; name: string }
+  /**
+   * Ends an operation without reading it: only its status, end time and error are written. Without
+   * `version` it is unconditional, so it belongs in a commit whose other change is conditioned on the
+   * resource row that names the operation (that row and the operation are always written together).
+   */
+  | { op: 'finish'; operationId: string; status: Exclude<OperationStatus, 'InProgress'>; endTime: string; error?: OperationError; version?: string };
 
 export interface Page<T> {
   items: T[];

@@ -1,12 +1,12 @@
 import { fleetId, type FleetRef } from '../domain/armIds.js';
 import { ArmError, badRequest, conflict, notFound } from '../domain/errors.js';
-import type { FleetRecord, OperationKind, OperationRecord } from '../domain/model.js';
+import { fleetIsBusy, type FleetRecord, type OperationKind, type OperationRecord } from '../domain/model.js';
 import { fleetPatchBody, fleetPutBody, normalizeLocation, parseBody } from '../domain/requests.js';
 import { fleetToArm } from '../domain/wire.js';
 import { ConcurrencyError, type Change, type Stored } from '../ports.js';
 import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
 
-const busy = (s: FleetRecord['provisioningState']) => s === 'Creating' || s === 'Updating' || s === 'Deleting';
+const busy = fleetIsBusy;
 
 export const fleetNotFound = (ref: FleetRef) =>
   notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}' under resource group '${ref.resourceGroup}' was not found.`);

@@ -1,7 +1,7 @@
 import { checkName, memberId, type FleetRef, type MemberRef } from '../domain/armIds.js';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
 import { parseMemberClusterId } from '../domain/membership.js';
-import type { FleetRecord, MemberRecord, OperationKind, OperationRecord } from '../domain/model.js';
+import { memberIsBusy, type FleetRecord, type MemberRecord, type OperationKind, type OperationRecord } from '../domain/model.js';
 import { memberPatchBody, memberPutBody, parseBody } from '../domain/requests.js';
 import { memberToArm } from '../domain/wire.js';
 import { ConcurrencyError, type Change, type Stored } from '../ports.js';
@@ -11,7 +11,7 @@ import { assertFleetAcceptsMembers, fleetNotFound } from './fleets.js';
 const sameLabels = (a: Record<string, string> = {}, b: Record<string, string> = {}) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
-const busy = (s: MemberRecord['provisioningState']) => s === 'Joining' || s === 'Updating' || s === 'Leaving';
+const busy = memberIsBusy;
 
 const memberNotFound = (ref: MemberRef) =>
   notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}/members/${ref.memberName}' under resource group '${ref.resourceGroup}' was not found.`);

@@ -5,7 +5,8 @@
 import { ArmError } from '../domain/errors.js';
 import { fleetCommandSchema, type FleetCommand } from '../domain/commands.js';
 import { checkJoin, parseMemberClusterId } from '../domain/membership.js';
-import type { FleetRecord, MemberRecord, OperationError, OperationRecord } from '../domain/model.js';
+import { fleetId, memberId } from '../domain/armIds.js';
+import { fleetIsBusy, memberIsBusy, type FleetRecord, type MemberRecord, type OperationError, type OperationKind, type OperationRecord, type OperationStatus } from '../domain/model.js';
 import { ConcurrencyError, type Change, type FleetPartition, type Stored } from '../ports.js';
 import { newETag, type AppDeps } from './context.js';
 
@@ -53,32 +54,63 @@ function toOperationError(e: ArmError): OperationError {
   return { code: e.code, message: e.message, httpStatus: e.status, ...(e.target ? { target: e.target } : {}) };
 }
 
-function finish(op: Stored<OperationRecord>, status: OperationRecord['status'], at: string, error?: OperationError): Change {
-  const value: OperationRecord = { ...op.value, status, endTime: at, ...(error ? { error } : {}) };
-  return { op: 'replace', row: { kind: 'operation', value }, version: op.version };
+/** The operation the worker is converging: read, or known to be running from its resource's row. */
+interface Running {
+  id: string;
+  kind: OperationKind;
+  /** Its storage version when it was read; none when its resource's row vouched for it. */
+  version?: string;
+  /** When it was read: what a superseded operation's error names. */
+  value?: OperationRecord;
 }
 
-const superseded = (op: OperationRecord): OperationError => ({
+function finish(op: Running, status: Exclude<OperationStatus, 'InProgress'>, at: string, error?: OperationError): Change {
+  return { op: 'finish', operationId: op.id, status, endTime: at, ...(error ? { error } : {}), ...(op.version ? { version: op.version } : {}) };
+}
+
+const superseded = (op: Running, fleet: FleetCommand['fleet'], memberName?: string): OperationError => ({
   code: 'OperationSuperseded',
-  message: `Operation ${op.id} was superseded by a later change to ${op.resourceId}.`,
+  message: `Operation ${op.id} was superseded by a later change to ${op.value?.resourceId ?? (memberName ? memberId({ ...fleet, memberName }) : fleetId(fleet))}.`,
   httpStatus: 409,
 });
 
+/**
+ * A busy fleet or member row naming the command's operation proves that operation InProgress: the
+ * row and its operation are only ever written in one transaction (accepting a change sets both,
+ * converging settles both). Then the operation need not be read; the commit that ends it is
+ * conditioned on the row's version. Anything else reads the operation: a duplicate, a superseded or
+ * orphaned operation, and deletes (a transaction cannot make a delete conditional on a version).
+ */
+async function runningOperation(deps: AppDeps, command: FleetCommand, part: FleetPartition, abortSignal?: AbortSignal): Promise<Running | undefined> {
+  const member = command.memberName === undefined ? undefined : part.members.find((m) => m.value.ref.memberName === command.memberName);
+  const row = command.memberName === undefined ? part.fleet : member;
+  const names = row?.value.lastOperationId === command.operationId;
+  if (names && !command.kind.endsWith('.delete')) {
+    const busy = member ? memberIsBusy(member.value.provisioningState) : fleetIsBusy(part.fleet!.value.provisioningState);
+    // Settled: the operation ended in the transaction that settled the row.
+    return busy ? { id: command.operationId, kind: command.kind } : undefined;
+  }
+  const { operation } = await deps.store.readFleet(command.fleet, { includeFleet: false, operationId: command.operationId, abortSignal });
+  if (!operation || operation.value.status !== 'InProgress') return undefined;
+  return { id: operation.value.id, kind: operation.value.kind, version: operation.version, value: operation.value };
+}
+
 async function converge(deps: AppDeps, command: FleetCommand, abortSignal?: AbortSignal): Promise<void> {
-  const part = await deps.store.readFleet(command.fleet, { operationId: command.operationId, allMembers: true, abortSignal });
-  const op = part.operation;
-  if (!op || op.value.status !== 'InProgress') return;
+  const part = await deps.store.readFleet(command.fleet, { allMembers: true, abortSignal });
+  const op = await runningOperation(deps, command, part, abortSignal);
+  if (!op) return;
   const now = deps.now().toISOString();
   const commit = (changes: Change[]) => deps.store.commit(command.fleet, changes, { abortSignal });
+  const cancel = () => commit([finish(op, 'Canceled', now, superseded(op, command.fleet, command.memberName))]);
 
-  switch (op.value.kind) {
+  switch (op.kind) {
     case 'fleet.createOrUpdate':
     case 'fleet.update':
-      return convergeFleet(deps, part, op, now, commit);
+      return convergeFleet(deps, part, op, now, commit, cancel);
     case 'fleet.delete': {
       const fleet = part.fleet;
       if (!fleet) return commit([finish(op, 'Succeeded', now)]);
-      if (fleet.value.lastOperationId !== op.value.id) return commit([finish(op, 'Canceled', now, superseded(op.value))]);
+      if (fleet.value.lastOperationId !== op.id) return cancel();
       // Deleting a fleet deletes its members, as ARM deletes a parent's child resources.
       for (const m of part.members) await deps.claims.release(m.value.clusterResourceId, m.value.ref);
       return commit([
@@ -90,13 +122,13 @@ async function converge(deps: AppDeps, command: FleetCommand, abortSignal?: Abor
     case 'member.createOrUpdate':
     case 'member.update':
     case 'member.delete': {
-      const member = part.members.find((m) => m.value.ref.memberName === op.value.memberName);
-      if (!member || !part.fleet || member.value.lastOperationId !== op.value.id) return commit([finish(op, 'Canceled', now, superseded(op.value))]);
-      if (op.value.kind === 'member.delete') {
+      const member = part.members.find((m) => m.value.ref.memberName === command.memberName);
+      if (!member || !part.fleet || member.value.lastOperationId !== op.id) return cancel();
+      if (op.kind === 'member.delete') {
         await deps.claims.release(member.value.clusterResourceId, member.value.ref);
         return commit([{ op: 'delete', kind: 'member', name: member.value.ref.memberName }, finish(op, 'Succeeded', now)]);
       }
-      if (op.value.kind === 'member.update') {
+      if (op.kind === 'member.update') {
         const settled = member.value.joined ? 'Succeeded' : 'Failed';
         return commit([replaceMember(member, { provisioningState: settled }), finish(op, 'Succeeded', now)]);
       }
@@ -113,11 +145,11 @@ function replaceFleet(fleet: Stored<FleetRecord>, patch: Partial<FleetRecord>): 
   return { op: 'replace', row: { kind: 'fleet', value: { ...fleet.value, ...patch, eTag: newETag() } }, version: fleet.version };
 }
 
-async function convergeFleet(deps: AppDeps, part: FleetPartition, op: Stored<OperationRecord>, now: string, commit: (c: Change[]) => Promise<void>) {
+async function convergeFleet(deps: AppDeps, part: FleetPartition, op: Running, now: string, commit: (c: Change[]) => Promise<void>, cancel: () => Promise<void>) {
   const fleet = part.fleet;
-  if (!fleet || fleet.value.lastOperationId !== op.value.id) return commit([finish(op, 'Canceled', now, superseded(op.value))]);
+  if (!fleet || fleet.value.lastOperationId !== op.id) return cancel();
   let tenantId = fleet.value.tenantId;
-  if (op.value.kind === 'fleet.createOrUpdate' || !tenantId) {
+  if (op.kind === 'fleet.createOrUpdate' || !tenantId) {
     // The fleet's tenant is its subscription's: members must come from the same tenant.
     const sub = await deps.directory.getSubscription(fleet.value.ref.subscriptionId);
     if (sub.state !== 'found') {
@@ -136,7 +168,7 @@ async function convergeJoin(
   fleet: FleetRecord,
   part: FleetPartition,
   member: Stored<MemberRecord>,
-  op: Stored<OperationRecord>,
+  op: Running,
   now: string,
   commit: (c: Change[]) => Promise<void>,
   abortSignal?: AbortSignal,
@@ -163,14 +195,15 @@ async function convergeJoin(
 
 async function recordFailure(deps: AppDeps, command: FleetCommand, error: OperationError): Promise<void> {
   const part = await deps.store.readFleet(command.fleet, { operationId: command.operationId, memberName: command.memberName });
-  const op = part.operation;
-  if (!op || op.value.status !== 'InProgress') return;
+  const operation = part.operation;
+  if (!operation || operation.value.status !== 'InProgress') return;
+  const op: Running = { id: operation.value.id, kind: operation.value.kind, version: operation.version };
   const now = deps.now().toISOString();
   const changes: Change[] = [finish(op, 'Failed', now, error)];
   const member = part.members[0];
-  if (command.memberName && member && member.value.lastOperationId === op.value.id) {
+  if (command.memberName && member && member.value.lastOperationId === op.id) {
     changes.push(replaceMember(member, { provisioningState: 'Failed', lastOperationError: publicError(error) }));
-  } else if (!command.memberName && part.fleet && part.fleet.value.lastOperationId === op.value.id) {
+  } else if (!command.memberName && part.fleet && part.fleet.value.lastOperationId === op.id) {
     changes.push(replaceFleet(part.fleet, { provisioningState: 'Failed', lastOperationError: publicError(error) }));
   }
   await deps.store.commit(command.fleet, changes);

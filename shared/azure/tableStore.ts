@@ -1,13 +1,14 @@
 // Table Storage layout (see README "State in Table Storage"):
 //   fleets:        PartitionKey = "{subscription}:{resource group}:{fleet}" (lower case)
-//                  RowKey "fleet" | "member:{name}" | "op:{operation id}"; the record is JSON in `data`
-//                  (operations also carry status, startTime and endTime as columns, for the sweeper).
+//                  RowKey "fleet" | "member:{name}" | "op:{operation id}"; the record is JSON in `data`,
+//                  but an operation's status, endTime and error are columns only (the sweeper filters
+//                  on them, and the worker ends an operation by writing just those; startTime is both).
 //   clusterclaims: PartitionKey = the member cluster's resource id, lower case, "/" -> ":"; RowKey "claim".
 import type { TokenCredential } from '@azure/core-auth';
 import { odata, RestError, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { FleetRef, MemberRef } from '../domain/armIds.js';
 import { canonicalId } from '../domain/armIds.js';
-import type { FleetRecord, MemberRecord, OperationRecord } from '../domain/model.js';
+import type { FleetRecord, MemberRecord, OperationError, OperationRecord, OperationStatus } from '../domain/model.js';
 import { tables } from '../config.js';
 import {
   ConcurrencyError,
@@ -25,10 +26,11 @@ import {
 interface Entity extends TableEntity {
   kind: Row['kind'];
   data: string;
-  // Operations only: copied out of `data` so the sweeper can filter on them server-side.
+  // Operations only. endTime and error are '' while none.
   status?: string;
   startTime?: string;
   endTime?: string;
+  error?: string;
 }
 
 export const fleetPartitionKey = (f: FleetRef) => `${f.subscriptionId}:${f.resourceGroup}:${f.fleetName}`.toLowerCase();
@@ -46,7 +48,20 @@ function rowKeyOf(row: Row): string {
 const statusOf = (e: unknown) => (e instanceof RestError ? e.statusCode : undefined);
 
 function toStored<T>(e: Entity & { etag?: string }): Stored<T> {
-  return { value: JSON.parse(e.data) as T, version: e.etag ?? '' };
+  return { value: (e.kind === 'operation' ? operationOf(e) : JSON.parse(e.data)) as T, version: e.etag ?? '' };
+}
+
+function operationOf(e: Entity): OperationRecord {
+  const op = JSON.parse(e.data) as OperationRecord;
+  op.status = e.status as OperationStatus;
+  if (e.endTime) op.endTime = e.endTime;
+  if (e.error) op.error = JSON.parse(e.error) as OperationError;
+  return op;
+}
+
+function operationEntity(pk: string, op: OperationRecord): Entity {
+  const { status, endTime, error, ...rest } = op;
+  return { partitionKey: pk, rowKey: opRow(op.id), kind: 'operation', data: JSON.stringify(rest), status, startTime: op.startTime, endTime: endTime ?? '', error: error ? JSON.stringify(error) : '' };
 }
 
 export type TableConnection = { connectionString: string } | { endpoint: string; credential: TokenCredential };
@@ -104,19 +119,19 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
       // ';' sorts right after ':', so [prefix, prefix with ':' -> ';') is exactly the partitions under the scope.
       const end = `${prefix.slice(0, -1)};`;
       const filter = odata`PartitionKey ge ${prefix} and PartitionKey lt ${end} and RowKey eq 'fleet'`;
-      return pageOf<FleetRecord>(client, filter, page);
+      return pageOf(client, filter, page, (e) => JSON.parse(e.data) as FleetRecord);
     },
 
     async listMembers(fleet, page) {
       const filter = odata`PartitionKey eq ${fleetPartitionKey(fleet)} and RowKey ge 'member:' and RowKey lt 'member;'`;
-      return pageOf<MemberRecord>(client, filter, page);
+      return pageOf(client, filter, page, (e) => JSON.parse(e.data) as MemberRecord);
     },
 
     async listOperations(query, page) {
       const filter = query.running
         ? odata`RowKey ge 'op:' and RowKey lt 'op;' and status eq 'InProgress' and startTime lt ${query.startedBefore}`
         : odata`RowKey ge 'op:' and RowKey lt 'op;' and status ne 'InProgress' and endTime lt ${query.endedBefore}`;
-      return pageOf<OperationRecord>(client, filter, page);
+      return pageOf(client, filter, page, operationOf);
     },
 
     async commit(fleet, changes, opts = {}) {
@@ -124,8 +139,11 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
       const pk = fleetPartitionKey(fleet);
       const actions: TransactionAction[] = changes.map((c): TransactionAction => {
         if (c.op === 'delete') return ['delete', { partitionKey: pk, rowKey: c.kind === 'fleet' ? 'fleet' : c.kind === 'member' ? memberRow(c.name) : opRow(c.name) }];
-        const entity: Entity = { partitionKey: pk, rowKey: rowKeyOf(c.row), kind: c.row.kind, data: JSON.stringify(c.row.value) };
-        if (c.row.kind === 'operation') Object.assign(entity, { status: c.row.value.status, startTime: c.row.value.startTime, endTime: c.row.value.endTime ?? '' });
+        if (c.op === 'finish') {
+          const columns = { partitionKey: pk, rowKey: opRow(c.operationId), status: c.status, endTime: c.endTime, error: c.error ? JSON.stringify(c.error) : '' };
+          return ['update', columns, 'Merge', { etag: c.version ?? '*' }];
+        }
+        const entity: Entity = c.row.kind === 'operation' ? operationEntity(pk, c.row.value) : { partitionKey: pk, rowKey: rowKeyOf(c.row), kind: c.row.kind, data: JSON.stringify(c.row.value) };
         return c.op === 'create' ? ['create', entity] : ['update', entity, 'Replace', { etag: c.version }];
       });
       try {
@@ -144,13 +162,13 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
   };
 }
 
-async function pageOf<T>(client: TableClient, filter: string, page: PageOptions): Promise<Page<T>> {
+async function pageOf<T>(client: TableClient, filter: string, page: PageOptions, valueOf: (e: Entity) => T): Promise<Page<T>> {
   const iterator = client
     .listEntities<Entity>({ queryOptions: { filter }, abortSignal: page.abortSignal })
     .byPage({ maxPageSize: page.pageSize, continuationToken: page.continuationToken });
   const next = await iterator.next();
   if (next.done || !next.value) return { items: [] };
-  const items = next.value.map((e) => JSON.parse(e.data) as T);
+  const items = next.value.map(valueOf);
   return { items, continuationToken: next.value.continuationToken };
 }
 

@@ -86,3 +86,7 @@ export interface OperationRecord {
 }
 
 export const isTerminal = (s: OperationStatus) => s !== 'InProgress';
+
+/** A resource in one of these states has an operation running: its `lastOperationId`. */
+export const fleetIsBusy = (s: FleetProvisioningState) => s === 'Creating' || s === 'Updating' || s === 'Deleting';
+export const memberIsBusy = (s: MemberProvisioningState) => s === 'Joining' || s === 'Updating' || s === 'Leaving';

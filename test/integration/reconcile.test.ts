@@ -133,6 +133,40 @@ describe('the operations sweeper', () => {
   });
 });
 
+describe('operations the worker does not read', () => {
+  it('cancels a join whose member a fleet delete took away, and still ends that delete', async () => {
+    const ref = await fleetReady('orphan');
+    const join = await putMember(deps, { ...ref, memberName: 'm' }, { properties: { clusterResourceId: clusterId } }, ctx);
+    const joinCommand = sent.at(-1)!;
+    const { deleteFleet } = await import('../../shared/app/fleets.js');
+    await deleteFleet(deps, ref, ctx);
+    await handleFleetCommand(deps, sent.at(-1), once);
+    // The join's command comes late: its member is gone, so the worker reads the operation and ends it.
+    await handleFleetCommand(deps, joinCommand, once);
+    const op = (await deps.store.readFleet(ref, { includeFleet: false, operationId: join.operation!.id })).operation!.value;
+    expect(op.status).toBe('Canceled');
+    expect(op.error?.code).toBe('OperationSuperseded');
+    expect(op.error?.message).toContain('/fleets/orphan/members/m');
+  });
+
+  it('lets one of two workers converging the same command win; the other changes nothing', async () => {
+    const ref = await fleetReady('twice');
+    await putMember(deps, { ...ref, memberName: 'm' }, { properties: { clusterResourceId: clusterId.replace(/c1$/, 'c-twice') } }, ctx);
+    const command = sent.at(-1)!;
+    // A redelivery while the first delivery still runs: both read the member Joining.
+    const results = await Promise.allSettled([handleFleetCommand(deps, command, once), handleFleetCommand(deps, command, once)]);
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConcurrencyError);
+    const part = await deps.store.readFleet(ref, { memberName: 'm', operationId: command.operationId });
+    expect(part.members[0].value.provisioningState).toBe('Succeeded');
+    expect(part.operation?.value.status).toBe('Succeeded');
+    // The loser's message comes back and finds the join done.
+    const version = part.members[0].version;
+    await handleFleetCommand(deps, command, once);
+    expect((await deps.store.readFleet(ref, { memberName: 'm' })).members[0].version).toBe(version);
+  });
+});
+
 describe('a member PUT racing the worker', () => {
   it('reads again, rather than refusing, when the operation it saw running ends as it looks', async () => {
     const ref = await fleetReady('race');

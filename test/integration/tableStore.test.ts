@@ -65,6 +65,35 @@ describe('the table store', () => {
     expect(await names({ subscriptionId: '00000000-0000-0000-0000-000000000009' })).toEqual([]);
   });
 
+  it('ends an operation without reading it, together with the row that names it, or not at all', async () => {
+    const f = fleet('finish');
+    const m = member(f, 'a');
+    const o = { ...op(f, 'op-f'), kind: 'member.createOrUpdate' as const, memberName: 'a', startTime: '2026-11-24T10:00:00.000Z' };
+    await store.commit(f.ref, [{ op: 'create', row: { kind: 'fleet', value: f } }, { op: 'create', row: { kind: 'member', value: m } }, { op: 'create', row: { kind: 'operation', value: o } }]);
+    const read = await store.readFleet(f.ref, { memberName: 'a' });
+    const error = { code: 'ClusterNotFound', message: 'gone', httpStatus: 404 };
+    const end = (version: string) => store.commit(f.ref, [
+      { op: 'replace', row: { kind: 'member', value: { ...m, provisioningState: 'Failed' } }, version },
+      { op: 'finish', operationId: 'op-f', status: 'Failed', endTime: '2026-11-24T10:00:01.000Z', error },
+    ]);
+    await end(read.members[0].version);
+    // The member moved on since that read: neither row changes.
+    await expect(end(read.members[0].version)).rejects.toBeInstanceOf(ConcurrencyError);
+    const after = await store.readFleet(f.ref, { memberName: 'a', operationId: 'op-f' });
+    expect(after.members[0].value.provisioningState).toBe('Failed');
+    expect(after.operation?.value).toEqual({ ...o, status: 'Failed', endTime: '2026-11-24T10:00:01.000Z', error });
+    // The sweeper's query sees the columns the finish wrote.
+    const ended = await store.listOperations({ running: false, endedBefore: '2026-11-24T10:00:02.000Z' }, { pageSize: 100 });
+    expect(ended.items.find((x) => x.id === 'op-f')).toMatchObject({ status: 'Failed', error });
+    // An operation that is not there cannot be ended, and takes the other changes down with it.
+    const stillRead = await store.readFleet(f.ref, { memberName: 'a' });
+    await expect(store.commit(f.ref, [
+      { op: 'replace', row: { kind: 'member', value: { ...m, provisioningState: 'Succeeded' } }, version: stillRead.members[0].version },
+      { op: 'finish', operationId: 'op-missing', status: 'Succeeded', endTime: '2026-11-24T10:00:01.000Z' },
+    ])).rejects.toBeInstanceOf(ConcurrencyError);
+    expect((await store.readFleet(f.ref, { memberName: 'a' })).members[0].value.provisioningState).toBe('Failed');
+  });
+
   it('deletes rows and keeps operation rows', async () => {
     const f = fleet('gone');
     await store.commit(f.ref, [{ op: 'create', row: { kind: 'fleet', value: f } }, { op: 'create', row: { kind: 'member', value: member(f, 'a') } }, { op: 'create', row: { kind: 'operation', value: op(f, 'op-d') } }]);
