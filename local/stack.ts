@@ -16,7 +16,7 @@ import { startHttpHost, startHttpHostThread, stderrLog, type HttpHost } from './
 import { startServiceBusHost } from './host/serviceBusHost.js';
 import { startTimerHost } from './host/timerHost.js';
 import { startServiceBusEmulator, startServiceBusEmulatorThread, type ServiceBusEmulator } from './servicebus/server.js';
-import { loopNames, newLoadBuffer, reportLoad, type LoopName, type ThreadLoad } from './threads.js';
+import { loopNames, lowerThisThreadsPriority, newLoadBuffer, reportLoad, type LoopName, type ThreadLoad } from './threads.js';
 
 /** The folder holding package.json and host.json, whether this runs from source or from dist/. */
 function findProjectRoot(): string {
@@ -94,6 +94,12 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   // Tokens for the API are requested for its own URL (the official client asks for `${endpoint}/.default`).
   process.env[settings.authAudience.name] = http.url;
 
+  // This thread runs the Service Bus-triggered functions and the timers. In Azure they run on
+  // instances apart from the HTTP functions (Flex Consumption scales each Service Bus function on its
+  // own), so converging a join never takes CPU from a PUT. Here every thread shares the machine's
+  // cores; a lower priority for this one gives the API's requests first claim on them, and the
+  // worker the rest (see the README's design notes).
+  if (compiled) await lowerThisThreadsPriority(Number(process.env.FLEET_LOCAL_WORKER_NICE ?? 10));
   const bus = createServiceBusClient({ connectionString: serviceBus.connectionString });
   const workers = startServiceBusHost({ definitions: functionDefinitions, client: bus, settings: hostJson.extensions.serviceBus, log });
   const timers = startTimerHost({ definitions: functionDefinitions, log });

@@ -1,5 +1,7 @@
 // The emulators can each run on a worker thread of their own, off the function host's event loop.
 // A thread script starts its server, posts what clients need, and stops on { close: true }.
+import { stat } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 
@@ -65,4 +67,16 @@ export function reportLoad({ buffer, slot }: ThreadLoad): () => void {
 export function readLoad(buffer: SharedArrayBuffer): Record<LoopName, number> {
   const cells = new Float64Array(buffer);
   return Object.fromEntries(loopNames.map((n, i) => [n, cells[i]])) as Record<LoopName, number>;
+}
+
+/**
+ * Lowers the CPU priority of the calling thread, and of it only: on Linux a nice value belongs to
+ * a thread (elsewhere it would lower the whole process, so nothing is done there). Threads started
+ * afterwards inherit it, so the stack calls this once every other thread runs; the libuv thread
+ * pool, which every thread of the process shares, is made to start first at the normal priority.
+ */
+export async function lowerThisThreadsPriority(nice: number): Promise<void> {
+  if (process.platform !== 'linux' || nice <= 0) return;
+  await stat('.');
+  setPriority(0, Math.min(nice, 19));
 }

@@ -107,10 +107,10 @@ export type SettingKey = keyof typeof settings;
 
 /** The Service Bus trigger's settings, mirrored in host.json (checked by a test). */
 export const serviceBusHostSettings = {
-  maxConcurrentSessions: 32,
+  maxConcurrentSessions: 64,
   maxAutoLockRenewalDuration: '00:05:00',
   autoCompleteMessages: true,
-  sessionIdleTimeout: '00:00:00.200',
+  sessionIdleTimeout: '00:00:01',
 } as const;
 
 export function readSetting(env: NodeJS.ProcessEnv, key: SettingKey): string {

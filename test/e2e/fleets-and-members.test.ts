@@ -314,3 +314,21 @@ describe('commands', () => {
     await bus.close();
   });
 });
+
+describe('the local host', () => {
+  // Linux keeps a nice value per thread (/proc/<pid>/task/<tid>/stat, field 19): the process's main
+  // thread runs the Service Bus functions and timers; every other thread keeps the normal priority.
+  it.runIf(process.platform === 'linux')('runs the queue worker at a lower CPU priority than the HTTP functions and the emulators', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const niceOf = (tid: string) => {
+      const stat = readFileSync(`/proc/${stack.pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const tids = readdirSync(`/proc/${stack.pid}/task`);
+    expect(niceOf(String(stack.pid))).toBe(10);
+    const others = tids.filter((t) => t !== String(stack.pid)).map(niceOf);
+    // The HTTP functions, Azurite, Service Bus and ARM threads, V8's and libuv's helpers.
+    expect(others.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(others)).toEqual(new Set([0]));
+  });
+});

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 
 export interface StackProcess {
   env: Record<string, string>;
+  pid: number;
   output(): string;
   stop(): Promise<number | null>;
 }
@@ -33,6 +34,7 @@ export async function startStackProcess(extraEnv: Record<string, string> = {}): 
   });
   return {
     env,
+    pid: child.pid!,
     output: () => out,
     stop: () =>
       new Promise((resolve) => {
@@ -62,6 +64,9 @@ export function useStack(env: Record<string, string> | (() => Record<string, str
   return {
     get env() {
       return started().env;
+    },
+    get pid() {
+      return started().pid;
     },
     output: () => started().output(),
   };
