@@ -1,7 +1,7 @@
 // The emulators can each run on a worker thread of their own, off the function host's event loop.
 // A thread script starts its server, posts what clients need, and stops on { close: true }.
 import { stat } from 'node:fs/promises';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 
@@ -76,7 +76,13 @@ export function readLoad(buffer: SharedArrayBuffer): Record<LoopName, number> {
  * pool, which every thread of the process shares, is made to start first at the normal priority.
  */
 export async function lowerThisThreadsPriority(nice: number): Promise<void> {
-  if (process.platform !== 'linux' || nice <= 0) return;
+  if (process.platform !== 'linux' || !(nice > 0)) return;
   await stat('.');
-  setPriority(0, Math.min(nice, 19));
+  // Relative to where the process already runs (say, under `nice`), and never an error: a priority
+  // is a preference, not a reason to stop.
+  try {
+    setPriority(0, Math.min(getPriority(0) + nice, 19));
+  } catch {
+    /* left as it is */
+  }
 }

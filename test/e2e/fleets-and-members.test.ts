@@ -325,10 +325,12 @@ describe('the local host', () => {
       return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
     };
     const tids = readdirSync(`/proc/${stack.pid}/task`);
-    expect(niceOf(String(stack.pid))).toBe(10);
     const others = tids.filter((t) => t !== String(stack.pid)).map(niceOf);
-    // The HTTP functions, Azurite, Service Bus and ARM threads, V8's and libuv's helpers.
+    // The HTTP functions, Azurite, Service Bus and ARM threads, V8's and libuv's helpers, all at the
+    // priority the process started with (this test's own, unless CI runs it under `nice`).
     expect(others.length).toBeGreaterThanOrEqual(5);
-    expect(new Set(others)).toEqual(new Set([0]));
+    const base = (await import('node:os')).getPriority(0);
+    expect(new Set(others)).toEqual(new Set([base]));
+    expect(niceOf(String(stack.pid))).toBe(Math.min(base + 10, 19));
   });
 });
