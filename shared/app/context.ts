@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { preconditionFailed } from '../domain/errors.js';
+import { commandFor } from '../domain/commands.js';
+import { conflict, preconditionFailed } from '../domain/errors.js';
 import type { Caller, OperationKind, OperationRecord, SystemData } from '../domain/model.js';
 import type { FleetRef } from '../domain/armIds.js';
 import { newOperationId } from '../domain/operationIds.js';
-import type { ClusterClaims, ClusterDirectory, CommandQueue, FleetStore } from '../ports.js';
+import { ConcurrencyError, type Change, type ClusterClaims, type ClusterDirectory, type CommandQueue, type FleetStore } from '../ports.js';
 
 export interface AppDeps {
   store: FleetStore;
@@ -62,4 +63,34 @@ export function checkPreconditions(current: string | undefined, ctx: RequestCont
 
 export function newOperation(kind: OperationKind, fleet: FleetRef, resourceId: string, location: string, at: string, memberName?: string): OperationRecord {
   return { id: newOperationId(fleet), kind, fleet, memberName, resourceId, location, status: 'InProgress', startTime: at };
+}
+
+/** Records a change together with the operation that converges it, then sends that operation's command. */
+export async function accept(deps: AppDeps, change: Change, op: OperationRecord, ctx: RequestContext): Promise<void> {
+  await deps.store.commit(op.fleet, [change, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
+  await deps.queue.send(commandFor(op), { abortSignal: ctx.abortSignal });
+}
+
+/** A fleet or member that a request found busy: what resumeOrRefuse needs of it. */
+export interface BusyResource {
+  fleet: FleetRef;
+  /** How error messages name it: "Fleet 'f'", "Member 'm'". */
+  label: string;
+  provisioningState: string;
+  lastOperationId?: string;
+}
+
+/**
+ * An operation is already converging this resource. The same request again (a client retry) gets
+ * that operation back, and its command is sent again in case the first send was lost; message id =
+ * operation id, so Service Bus drops it if it was not. Anything else must wait. If the operation
+ * ended after the resource was read, that read is stale: ConcurrencyError, and the HTTP layer reads again.
+ */
+export async function resumeOrRefuse(deps: AppDeps, busy: BusyResource, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
+  const opId = busy.lastOperationId;
+  const { operation } = opId ? await deps.store.readFleet(busy.fleet, { includeFleet: false, operationId: opId, abortSignal: ctx.abortSignal }) : {};
+  if (!operation || operation.value.status !== 'InProgress') throw new ConcurrencyError(`operation ${opId} ended while ${busy.label} was read`);
+  if (!same) throw conflict('AnotherOperationInProgress', `${busy.label} is ${busy.provisioningState}; wait for operation ${opId} to finish.`);
+  await deps.queue.send(commandFor(operation.value), { abortSignal: ctx.abortSignal });
+  return operation.value;
 }

@@ -1,12 +1,11 @@
 import { fleetId, type FleetRef } from '../domain/armIds.js';
-import { ArmError, badRequest, conflict, notFound } from '../domain/errors.js';
-import { fleetIsBusy, type FleetRecord, type OperationKind, type OperationRecord } from '../domain/model.js';
+import { ArmError, badRequest, notFound } from '../domain/errors.js';
+import { fleetIsBusy, type FleetRecord, type OperationKind } from '../domain/model.js';
 import { fleetPatchBody, fleetPutBody, normalizeLocation, parseBody } from '../domain/requests.js';
 import { fleetToArm } from '../domain/wire.js';
-import { ConcurrencyError, type Change, type Stored } from '../ports.js';
-import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
+import type { Stored } from '../ports.js';
+import { accept, checkPreconditions, createdBy, modifiedBy, newETag, newOperation, resumeOrRefuse, type ApiResult, type AppDeps, type BusyResource, type RequestContext } from './context.js';
 
-const busy = fleetIsBusy;
 
 export const fleetNotFound = (ref: FleetRef) =>
   notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}' under resource group '${ref.resourceGroup}' was not found.`);
@@ -22,27 +21,7 @@ export async function listFleets(deps: AppDeps, scope: { subscriptionId: string;
   return { items: page.items.map(fleetToArm), continuationToken: page.continuationToken };
 }
 
-/**
- * An operation is already converging this fleet. The same request again (a client retry) gets
- * that operation back, and its command is sent again in case the first send was lost; message
- * id = operation id, so Service Bus drops it if it was not. Anything else must wait.
- */
-async function resumeOrRefuse(deps: AppDeps, existing: Stored<FleetRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
-  const opId = existing.value.lastOperationId;
-  const { operation } = opId ? await deps.store.readFleet(existing.value.ref, { includeFleet: false, operationId: opId, abortSignal: ctx.abortSignal }) : {};
-  // The operation ended after the fleet was read: that read is stale, so read again (the HTTP layer retries).
-  if (!operation || operation.value.status !== 'InProgress') throw new ConcurrencyError(`operation ${opId} ended while fleet ${existing.value.ref.fleetName} was read`);
-  if (!same) {
-    throw conflict('AnotherOperationInProgress', `Fleet '${existing.value.ref.fleetName}' is ${existing.value.provisioningState}; wait for operation ${opId} to finish.`);
-  }
-  await deps.queue.send({ operationId: operation.value.id, kind: operation.value.kind, fleet: existing.value.ref }, { abortSignal: ctx.abortSignal });
-  return operation.value;
-}
-
-async function accept(deps: AppDeps, ref: FleetRef, change: Change, op: OperationRecord, ctx: RequestContext) {
-  await deps.store.commit(ref, [change, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
-  await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: ref }, { abortSignal: ctx.abortSignal });
-}
+const busyFleet = (f: FleetRecord): BusyResource => ({ fleet: f.ref, label: `Fleet '${f.ref.fleetName}'`, provisioningState: f.provisioningState, lastOperationId: f.lastOperationId });
 
 /** Records a change to an existing fleet together with the operation that converges it. */
 async function changeFleet(deps: AppDeps, existing: Stored<FleetRecord>, kind: OperationKind, patch: Partial<FleetRecord>, ctx: RequestContext) {
@@ -50,7 +29,7 @@ async function changeFleet(deps: AppDeps, existing: Stored<FleetRecord>, kind: O
   const now = deps.now().toISOString();
   const op = newOperation(kind, current.ref, fleetId(current.ref), current.location, now);
   const next: FleetRecord = { ...current, ...patch, lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
-  await accept(deps, current.ref, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
+  await accept(deps, { op: 'replace', row: { kind: 'fleet', value: next }, version: existing.version }, op, ctx);
   return { next, op };
 }
 
@@ -71,9 +50,9 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
     if (current.location !== location) {
       throw badRequest('InvalidResourceLocation', `The resource '${ref.fleetName}' already exists in location '${current.location}'; a fleet cannot move to '${location}'.`, 'location');
     }
-    if (busy(current.provisioningState)) {
+    if (fleetIsBusy(current.provisioningState)) {
       const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
-      const op = await resumeOrRefuse(deps, existing, same, ctx);
+      const op = await resumeOrRefuse(deps, busyFleet(existing.value), same, ctx);
       return { status: 200, body: fleetToArm(current), operation: op };
     }
     const { next, op } = await changeFleet(deps, existing, 'fleet.createOrUpdate', { tags, provisioningState: 'Updating' }, ctx);
@@ -90,7 +69,7 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
     eTag: newETag(),
     systemData: createdBy(ctx.caller, now),
   };
-  await accept(deps, ref, { op: 'create', row: { kind: 'fleet', value: created } }, op, ctx);
+  await accept(deps, { op: 'create', row: { kind: 'fleet', value: created } }, op, ctx);
   return { status: 201, body: fleetToArm(created), operation: op };
 }
 
@@ -101,9 +80,9 @@ export async function patchFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown,
   if (!existing) throw fleetNotFound(ref);
   const current = existing.value;
   const tags = body.tags ?? current.tags;
-  if (busy(current.provisioningState)) {
+  if (fleetIsBusy(current.provisioningState)) {
     const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
-    return { status: 202, operation: await resumeOrRefuse(deps, existing, same, ctx) };
+    return { status: 202, operation: await resumeOrRefuse(deps, busyFleet(existing.value), same, ctx) };
   }
   const { op } = await changeFleet(deps, existing, 'fleet.update', { tags, provisioningState: 'Updating' }, ctx);
   return { status: 202, operation: op };
@@ -113,8 +92,8 @@ export async function deleteFleet(deps: AppDeps, ref: FleetRef, ctx: RequestCont
   const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
   checkPreconditions(existing?.value.eTag, { ...ctx, ifNoneMatch: undefined });
   if (!existing) return { status: 204 };
-  if (busy(existing.value.provisioningState)) {
-    return { status: 202, operation: await resumeOrRefuse(deps, existing, existing.value.provisioningState === 'Deleting', ctx) };
+  if (fleetIsBusy(existing.value.provisioningState)) {
+    return { status: 202, operation: await resumeOrRefuse(deps, busyFleet(existing.value), existing.value.provisioningState === 'Deleting', ctx) };
   }
   const { op } = await changeFleet(deps, existing, 'fleet.delete', { provisioningState: 'Deleting' }, ctx);
   return { status: 202, operation: op };

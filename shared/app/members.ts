@@ -1,17 +1,16 @@
 import { checkName, memberId, type FleetRef, type MemberRef } from '../domain/armIds.js';
-import { badRequest, conflict, notFound } from '../domain/errors.js';
+import { badRequest, notFound } from '../domain/errors.js';
 import { parseMemberClusterId } from '../domain/membership.js';
-import { memberIsBusy, type FleetRecord, type MemberRecord, type OperationKind, type OperationRecord } from '../domain/model.js';
+import { memberIsBusy, type FleetRecord, type MemberRecord, type OperationKind } from '../domain/model.js';
 import { memberPatchBody, memberPutBody, parseBody } from '../domain/requests.js';
 import { memberToArm } from '../domain/wire.js';
-import { ConcurrencyError, type Change, type Stored } from '../ports.js';
-import { checkPreconditions, createdBy, modifiedBy, newETag, newOperation, type ApiResult, type AppDeps, type RequestContext } from './context.js';
+import { ConcurrencyError, type Stored } from '../ports.js';
+import { accept, checkPreconditions, createdBy, modifiedBy, newETag, newOperation, resumeOrRefuse, type ApiResult, type AppDeps, type BusyResource, type RequestContext } from './context.js';
 import { assertFleetAcceptsMembers, fleetNotFound } from './fleets.js';
 
 const sameLabels = (a: Record<string, string> = {}, b: Record<string, string> = {}) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
-const busy = memberIsBusy;
 
 const memberNotFound = (ref: MemberRef) =>
   notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}/members/${ref.memberName}' under resource group '${ref.resourceGroup}' was not found.`);
@@ -40,25 +39,9 @@ export async function listMembers(deps: AppDeps, ref: FleetRef, continuationToke
   return { items: page.items.map(memberToArm), continuationToken: page.continuationToken };
 }
 
-/** See resumeOrRefuse in fleets.ts: a retried request gets the running operation back. */
-async function resumeOrRefuse(deps: AppDeps, existing: Stored<MemberRecord>, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
-  const m = existing.value;
-  const { operation } = m.lastOperationId ? await deps.store.readFleet(m.ref, { includeFleet: false, operationId: m.lastOperationId, abortSignal: ctx.abortSignal }) : {};
-  // The operation ended after the member was read: that read is stale, so read again (the HTTP layer retries).
-  if (!operation || operation.value.status !== 'InProgress') throw new ConcurrencyError(`operation ${m.lastOperationId} ended while member ${m.ref.memberName} was read`);
-  if (!same) {
-    throw conflict('AnotherOperationInProgress', `Member '${m.ref.memberName}' is ${m.provisioningState}; wait for operation ${m.lastOperationId} to finish.`);
-  }
-  await deps.queue.send({ operationId: operation.value.id, kind: operation.value.kind, fleet: fleetOf(m.ref), memberName: m.ref.memberName }, { abortSignal: ctx.abortSignal });
-  return operation.value;
-}
+const busyMember = (m: MemberRecord): BusyResource => ({ fleet: fleetOf(m.ref), label: `Member '${m.ref.memberName}'`, provisioningState: m.provisioningState, lastOperationId: m.lastOperationId });
 
 const fleetOf = (ref: MemberRef): FleetRef => ({ subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, fleetName: ref.fleetName });
-
-async function accept(deps: AppDeps, ref: MemberRef, change: Change, op: OperationRecord, ctx: RequestContext) {
-  await deps.store.commit(ref, [change, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
-  await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: fleetOf(ref), memberName: ref.memberName }, { abortSignal: ctx.abortSignal });
-}
 
 function startOperation(kind: OperationKind, fleet: FleetRecord, ref: MemberRef, now: string) {
   return newOperation(kind, fleetOf(ref), memberId(ref), fleet.location, now, ref.memberName);
@@ -70,7 +53,7 @@ async function changeMember(deps: AppDeps, fleet: FleetRecord, existing: Stored<
   const now = deps.now().toISOString();
   const op = startOperation(kind, fleet, current.ref, now);
   const next: MemberRecord = { ...current, ...patch, lastOperationId: op.id, eTag: newETag(), systemData: modifiedBy(current.systemData, ctx.caller, now) };
-  await accept(deps, current.ref, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
+  await accept(deps, { op: 'replace', row: { kind: 'member', value: next }, version: existing.version }, op, ctx);
   return { next, op };
 }
 
@@ -82,14 +65,18 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
   // Most PUTs create a member, so try that first: the member is read only when it turns out to
   // exist (the create then fails as a whole, and the request goes on as an update). With If-Match
   // the member must exist, so it is read first.
+  let fleet: Stored<FleetRecord> | undefined;
   if (ctx.ifMatch === undefined) {
-    const { fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
+    ({ fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal }));
     if (!fleet) throw parentNotFound(ref);
     assertFleetAcceptsMembers(fleet.value);
     const created = await createMember(deps, fleet.value, ref, body.properties.clusterResourceId, group, labels, ctx);
     if (created) return created;
   }
-  const { fleet, member: existing } = await readMember(deps, ref, ctx);
+  // The fleet read just above still serves; only the member is read.
+  const part = await deps.store.readFleet(ref, { includeFleet: fleet === undefined, memberName: ref.memberName, abortSignal: ctx.abortSignal });
+  fleet ??= part.fleet;
+  const existing = part.members[0];
   if (!fleet) throw parentNotFound(ref);
   checkPreconditions(existing?.value.eTag, ctx);
   assertFleetAcceptsMembers(fleet.value);
@@ -99,9 +86,9 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
     if (current.clusterResourceId.toLowerCase() !== body.properties.clusterResourceId.toLowerCase()) {
       throw badRequest('PropertyChangeNotAllowed', `properties.clusterResourceId is set when the member is created and cannot change (it is '${current.clusterResourceId}'). Delete the member and create it again to join another cluster.`, 'properties.clusterResourceId');
     }
-    if (busy(current.provisioningState)) {
+    if (memberIsBusy(current.provisioningState)) {
       const same = current.provisioningState !== 'Leaving' && current.group === group && sameLabels(current.labels, labels);
-      const op = await resumeOrRefuse(deps, existing, same, ctx);
+      const op = await resumeOrRefuse(deps, busyMember(current), same, ctx);
       return { status: 200, body: memberToArm(current), operation: op };
     }
     // Re-running create is how a user tells the fleet a cluster's identity changed: the worker re-reads the cluster.
@@ -131,7 +118,7 @@ async function createMember(deps: AppDeps, fleet: FleetRecord, ref: MemberRef, c
   };
   try {
     // Only the commit can lose the race (the row exists); the send comes after it.
-    await accept(deps, ref, { op: 'create', row: { kind: 'member', value: created } }, op, ctx);
+    await accept(deps, { op: 'create', row: { kind: 'member', value: created } }, op, ctx);
   } catch (e) {
     if (e instanceof ConcurrencyError) return undefined;
     throw e;
@@ -151,9 +138,9 @@ export async function patchMember(deps: AppDeps, ref: MemberRef, rawBody: unknow
   const current = existing.value;
   const nextGroup = requested === undefined ? current.group : group;
   const nextLabels = body.properties?.labels ?? current.labels ?? {};
-  if (busy(current.provisioningState)) {
+  if (memberIsBusy(current.provisioningState)) {
     const same = current.provisioningState !== 'Leaving' && current.group === nextGroup && sameLabels(current.labels, nextLabels);
-    return { status: 202, operation: await resumeOrRefuse(deps, existing, same, ctx) };
+    return { status: 202, operation: await resumeOrRefuse(deps, busyMember(current), same, ctx) };
   }
   const { op } = await changeMember(deps, fleet.value, existing, 'member.update', { group: nextGroup, labels: nextLabels, provisioningState: 'Updating' }, ctx);
   return { status: 202, operation: op };
@@ -164,8 +151,8 @@ export async function deleteMember(deps: AppDeps, ref: MemberRef, ctx: RequestCo
   checkPreconditions(existing?.value.eTag, { ...ctx, ifNoneMatch: undefined });
   if (!fleet || !existing) return { status: 204 };
   const current = existing.value;
-  if (busy(current.provisioningState)) {
-    return { status: 202, operation: await resumeOrRefuse(deps, existing, current.provisioningState === 'Leaving', ctx) };
+  if (memberIsBusy(current.provisioningState)) {
+    return { status: 202, operation: await resumeOrRefuse(deps, busyMember(current), current.provisioningState === 'Leaving', ctx) };
   }
   const { op } = await changeMember(deps, fleet.value, existing, 'member.delete', { provisioningState: 'Leaving' }, ctx);
   return { status: 202, operation: op };

@@ -4,6 +4,7 @@
 // level-triggered and Service Bus drops a resend inside its duplicate-detection window, so a
 // resend of a command that was not lost does no harm. It also deletes finished operations once
 // clients can no longer be polling them.
+import { commandFor } from '../domain/commands.js';
 import type { OperationRecord } from '../domain/model.js';
 import type { AppDeps } from './context.js';
 
@@ -24,7 +25,7 @@ export async function sweepOperations(deps: AppDeps, options: SweepOptions): Pro
   do {
     const page = await deps.store.listOperations({ running: true, startedBefore: new Date(now - options.stuckAfterSeconds * 1000).toISOString() }, { pageSize: 100, continuationToken: token });
     for (const op of page.items) {
-      await deps.queue.send({ operationId: op.id, kind: op.kind, fleet: op.fleet, memberName: op.memberName });
+      await deps.queue.send(commandFor(op));
       resent++;
     }
     token = page.continuationToken;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { OperationRecord } from './model.js';
 
 /** A message on the fleet-commands queue: "converge the resource this operation changed". */
 export const fleetCommandSchema = z.object({
@@ -9,3 +10,11 @@ export const fleetCommandSchema = z.object({
 });
 
 export type FleetCommand = z.infer<typeof fleetCommandSchema>;
+
+/** The command that has the worker converge an operation's resource. */
+export const commandFor = (op: OperationRecord): FleetCommand => ({
+  operationId: op.id,
+  kind: op.kind,
+  fleet: op.fleet,
+  ...(op.memberName !== undefined ? { memberName: op.memberName } : {}),
+});
