@@ -17,8 +17,10 @@ const fleets = Number(process.env.BENCH_FLEETS ?? 50);
 const members = Number(process.env.BENCH_MEMBERS ?? 1000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 100);
 // Joins first made in fleets of their own and not measured: a running service has its code compiled
-// (V8 optimizes a function after it has run a while) and its connections and sessions open.
-const warmup = Number(process.env.BENCH_WARMUP ?? 200);
+// and its connections and sessions open. After 200 joins V8's helper threads were still compiling
+// through the measured run (a fifth of the stack's CPU); after 1,000 that work is nearly done (see
+// the README's benchmark notes).
+const warmup = Number(process.env.BENCH_WARMUP ?? 1000);
 const warmFleets = Math.ceil(warmup / 20);
 // How often a client asks whether its join finished: the local Retry-After (1 s), which the official client honours.
 const pollMs = Number(process.env.BENCH_POLL_MS ?? 1000);
