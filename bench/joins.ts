@@ -2,15 +2,15 @@
 // 1,000 members over 50 fleets, 100 concurrent clients; prints rates, latencies and the Table
 // Storage requests and Service Bus messages each join costs, next to Azurite's raw upsert rate.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request } from 'node:https';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TableClient } from '@azure/data-tables';
+import { loadSeed } from '../local/arm/world.js';
 import { ensureLocalTls } from '../local/certs.js';
 import { defaultSeedPath } from '../local/stack.js';
-import { loadSeed } from '../local/arm/world.js';
 import { runTrusting } from '../local/trust.js';
 
 const fleets = Number(process.env.BENCH_FLEETS ?? 50);
@@ -32,10 +32,12 @@ const fmt = (n: number, d = 1) => n.toFixed(d);
 /** `width` clients working through `items`; with `rampMs`, client k starts at k/width of it (no synchronized herd). */
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>, rampMs = 0) {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async (_, k) => {
-    if (rampMs) await new Promise((r) => setTimeout(r, (k * rampMs) / width));
-    while (next < items.length) await work(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async (_, k) => {
+      if (rampMs) await new Promise((r) => setTimeout(r, (k * rampMs) / width));
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }
 
 const tls = ensureLocalTls(join(resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local'), 'tls'));
@@ -65,16 +67,33 @@ await runTrusting(tls, async () => {
   const clientEnv = await new Promise<Record<string, string>>((ok, fail) => {
     child.stdout!.on('data', (d) => {
       out += d;
-      if (out.includes('# Fleet Manager is running')) ok(Object.fromEntries(out.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])));
+      if (out.includes('# Fleet Manager is running'))
+        ok(
+          Object.fromEntries(
+            out
+              .split('\n')
+              .filter((l) => /^[A-Z_]+=/.test(l))
+              .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+          ),
+        );
     });
     child.on('exit', (code) => fail(new Error(`stack exited with ${code}: ${out}`)));
   });
   const stack = {
     clientEnv,
-    stats: async () => (await (await fetch(`${clientEnv.ARM_ENDPOINT}/_local/stats`)).json()) as { armRequests: number; tableRequests: number; serviceBus: { received: number; delivered: number }; loopActiveMs: Record<string, number>; cpuMs: number },
+    stats: async () =>
+      (await (await fetch(`${clientEnv.ARM_ENDPOINT}/_local/stats`)).json()) as {
+        armRequests: number;
+        tableRequests: number;
+        serviceBus: { received: number; delivered: number };
+        loopActiveMs: Record<string, number>;
+        cpuMs: number;
+      },
   };
   const api = stack.clientEnv.FLEET_API;
-  const tokenRes = await fetch(`${stack.clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01`, { headers: { 'X-IDENTITY-HEADER': stack.clientEnv.IDENTITY_HEADER } });
+  const tokenRes = await fetch(`${stack.clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01`, {
+    headers: { 'X-IDENTITY-HEADER': stack.clientEnv.IDENTITY_HEADER },
+  });
   const token = ((await tokenRes.json()) as { access_token: string }).access_token;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   // The clients share the machine's two cores with the stack, so they use node:https on kept-alive
@@ -84,13 +103,17 @@ await runTrusting(tls, async () => {
   const call = (method: string, url: string, body?: unknown) =>
     new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(url, { method, agent, headers: payload === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(payload) } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-        res.on('error', reject);
-      });
+      const req = request(
+        url,
+        { method, agent, headers: payload === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(payload) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(payload);
     });
@@ -100,7 +123,11 @@ await runTrusting(tls, async () => {
   await raw.createTable();
   const upserts = Array.from({ length: 2000 }, (_, i) => i);
   let t = performance.now();
-  await pool(upserts, concurrency, async (i) => void (await raw.upsertEntity({ partitionKey: `p${i % 50}`, rowKey: `r${i}`, data: 'x'.repeat(400) }, 'Replace')));
+  await pool(
+    upserts,
+    concurrency,
+    async (i) => void (await raw.upsertEntity({ partitionKey: `p${i % 50}`, rowKey: `r${i}`, data: 'x'.repeat(400) }, 'Replace')),
+  );
   const rawRate = upserts.length / ((performance.now() - t) / 1000);
 
   const fleetUrl = (f: number | string) => `${api}/subscriptions/${subs[0]}/resourceGroups/rg-bench/providers/Microsoft.ContainerService/fleets/fleet-${f}`;
@@ -122,26 +149,35 @@ await runTrusting(tls, async () => {
   });
 
   // Each client opens its connection first (a TLS handshake per client), as a long-lived client would have.
-  await pool(Array.from({ length: concurrency }, (_, i) => i), concurrency, async (i) => void (await call('GET', `${fleetUrl(i % fleets)}?api-version=2025-03-01`)));
+  await pool(
+    Array.from({ length: concurrency }, (_, i) => i),
+    concurrency,
+    async (i) => void (await call('GET', `${fleetUrl(i % fleets)}?api-version=2025-03-01`)),
+  );
   const putMs: number[] = [];
   const joinMs: number[] = [];
   const seenMs: number[] = [];
   let polls = 0;
   /** Joins clusters [from, from + count) to `fleetOf(i)`; client k starts at k/width of a poll interval, as independent clients would. */
   const joinAll = (from: number, count: number, fleetOf: (i: number) => string, record: boolean) =>
-    pool(Array.from({ length: count }, (_, i) => from + i), concurrency, async (i) => {
-      const start = performance.now();
-      const clusterResourceId = `/subscriptions/${subs[i % 2]}/resourceGroups/rg-bench-${i % 2}/providers/Microsoft.ContainerService/managedClusters/aks-${i}`;
-      const res = await call('PUT', `${fleetUrl(fleetOf(i))}/members/m-${i}?api-version=2025-03-01`, { properties: { clusterResourceId } });
-      const took = performance.now() - start;
-      if (res.status !== 201) throw new Error(`PUT answered ${res.status}: ${res.text}`);
-      const { polls: n, ranMs } = await waitFor(res.headers['azure-asyncoperation'] as string);
-      if (!record) return;
-      putMs.push(took);
-      polls += n;
-      joinMs.push(ranMs);
-      seenMs.push(performance.now() - start);
-    }, pollMs);
+    pool(
+      Array.from({ length: count }, (_, i) => from + i),
+      concurrency,
+      async (i) => {
+        const start = performance.now();
+        const clusterResourceId = `/subscriptions/${subs[i % 2]}/resourceGroups/rg-bench-${i % 2}/providers/Microsoft.ContainerService/managedClusters/aks-${i}`;
+        const res = await call('PUT', `${fleetUrl(fleetOf(i))}/members/m-${i}?api-version=2025-03-01`, { properties: { clusterResourceId } });
+        const took = performance.now() - start;
+        if (res.status !== 201) throw new Error(`PUT answered ${res.status}: ${res.text}`);
+        const { polls: n, ranMs } = await waitFor(res.headers['azure-asyncoperation'] as string);
+        if (!record) return;
+        putMs.push(took);
+        polls += n;
+        joinMs.push(ranMs);
+        seenMs.push(performance.now() - start);
+      },
+      pollMs,
+    );
   await joinAll(members, warmup, (i) => `warm-${(i - members) % warmFleets}`, false);
 
   const before = await stack.stats();
@@ -170,7 +206,9 @@ await runTrusting(tls, async () => {
     `ARM requests per join:           ${fmt((after.armRequests - before.armRequests) / members, 2)} (the cluster; a subscription's tenant is remembered for 5 minutes)`,
     `Azurite raw upserts per second:  ${fmt(rawRate)} (${concurrency} concurrent; one join costs ${fmt(perJoin, 1)} requests, so the storage-bound ceiling is ~${fmt(rawRate / perJoin)} joins/s)`,
     `CPU used, in cores of ${availableParallelism()}:         stack ${fmt((after.cpuMs - before.cpuMs) / 1000 / seconds, 2)}, the ${concurrency} clients ${fmt((user + system) / 1e6 / seconds, 2)}`,
-    `event loops busy:                 ${Object.keys(after.loopActiveMs).map((k) => `${k} ${fmt((100 * (after.loopActiveMs[k] - before.loopActiveMs[k])) / 1000 / seconds, 0)} %`).join(', ')}`,
+    `event loops busy:                 ${Object.keys(after.loopActiveMs)
+      .map((k) => `${k} ${fmt((100 * (after.loopActiveMs[k] - before.loopActiveMs[k])) / 1000 / seconds, 0)} %`)
+      .join(', ')}`,
   ];
   console.log(lines.join('\n'));
   child.kill('SIGINT');

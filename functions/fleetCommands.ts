@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { queues, settings } from '../shared/config.js';
 import { handleFleetCommand } from '../shared/app/reconcile.js';
+import { queues, settings } from '../shared/config.js';
 import { runtime } from '../shared/runtime.js';
 import type { FunctionDefinition } from './definitions.js';
 

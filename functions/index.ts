@@ -1,8 +1,8 @@
+import type { FunctionDefinition } from './definitions.js';
 import { commandFunctions } from './fleetCommands.js';
 import { fleetFunctions } from './fleets.js';
 import { memberFunctions } from './members.js';
 import { operationFunctions } from './operations.js';
 import { timerFunctions } from './timers.js';
-import type { FunctionDefinition } from './definitions.js';
 
 export const functionDefinitions: FunctionDefinition[] = [...fleetFunctions, ...memberFunctions, ...operationFunctions, ...commandFunctions, ...timerFunctions];

@@ -1,5 +1,5 @@
-import { checkSubscriptionId } from '../shared/domain/armIds.js';
 import { getOperationResult, getOperationStatus } from '../shared/app/operations.js';
+import { checkSubscriptionId } from '../shared/domain/armIds.js';
 import { armHandler } from '../shared/http/armHandler.js';
 import type { FunctionDefinition } from './definitions.js';
 

@@ -1,6 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { settings } from '../shared/config.js';
 import { sweepOperations } from '../shared/app/sweeper.js';
+import { settings } from '../shared/config.js';
 import { runtime } from '../shared/runtime.js';
 import type { FunctionDefinition } from './definitions.js';
 

@@ -25,7 +25,8 @@ export function pinnedPartition(filter: string | undefined): string | undefined 
   const parts = filter.match(/'(?:[^']|'')*'|[^']+/g) ?? [];
   if (parts.some((p) => !p.startsWith("'") && /\b(or|not)\b/i.test(p))) return undefined;
   for (let i = 0; i + 1 < parts.length; i++) {
-    if (!parts[i].startsWith("'") && /\bPartitionKey\s+eq\s*$/i.test(parts[i]) && parts[i + 1].startsWith("'")) return parts[i + 1].slice(1, -1).replaceAll("''", "'");
+    if (!parts[i].startsWith("'") && /\bPartitionKey\s+eq\s*$/i.test(parts[i]) && parts[i + 1].startsWith("'"))
+      return parts[i + 1].slice(1, -1).replaceAll("''", "'");
   }
   return undefined;
 }
@@ -105,7 +106,11 @@ export async function startAzuriteTables(options: { port?: number; location?: st
 /** The same server on a worker thread (only from compiled code: the thread loads dist/local/azuriteThread.js). */
 export async function startAzuriteTablesThread(options: { port?: number; load?: ThreadLoad } = {}): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
   const counters = new SharedArrayBuffer(4);
-  const thread = await startOnThread<{ endpoint: string; connectionString: string }>(new URL('./azuriteThread.js', import.meta.url), { port: options.port ?? 0, counter: counters, load: options.load });
+  const thread = await startOnThread<{ endpoint: string; connectionString: string }>(new URL('./azuriteThread.js', import.meta.url), {
+    port: options.port ?? 0,
+    counter: counters,
+    load: options.load,
+  });
   const count = new Int32Array(counters);
   return { ...thread.ready, counters, requestCount: () => Atomics.load(count, 0), close: thread.close };
 }

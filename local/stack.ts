@@ -3,20 +3,20 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { functionDefinitions } from '../functions/index.js';
+import { createServiceBusClient } from '../shared/azure/serviceBusQueue.js';
 import { queues, settings } from '../shared/config.js';
 import { closeRuntime } from '../shared/runtime.js';
-import { createServiceBusClient } from '../shared/azure/serviceBusQueue.js';
-import { functionDefinitions } from '../functions/index.js';
-import { startArmEmulator, startArmEmulatorThread, type ArmEndpoints } from './arm/server.js';
+import { type ArmEndpoints, startArmEmulator, startArmEmulatorThread } from './arm/server.js';
 import { loadSeed } from './arm/world.js';
-import { startAzuriteTables, startAzuriteTablesThread, type AzuriteTables } from './azurite.js';
+import { type AzuriteTables, startAzuriteTables, startAzuriteTablesThread } from './azurite.js';
 import type { LocalTls } from './certs.js';
 import { readHostJson } from './host/hostJson.js';
-import { startHttpHost, startHttpHostThread, stderrLog, type HttpHost } from './host/httpHost.js';
+import { type HttpHost, startHttpHost, startHttpHostThread, stderrLog } from './host/httpHost.js';
 import { startServiceBusHost } from './host/serviceBusHost.js';
 import { startTimerHost } from './host/timerHost.js';
-import { startServiceBusEmulator, startServiceBusEmulatorThread, type ServiceBusEmulator } from './servicebus/server.js';
-import { loopNames, lowerThisThreadsPriority, newLoadBuffer, reportLoad, type LoopName, type ThreadLoad } from './threads.js';
+import { type ServiceBusEmulator, startServiceBusEmulator, startServiceBusEmulatorThread } from './servicebus/server.js';
+import { type LoopName, loopNames, lowerThisThreadsPriority, newLoadBuffer, reportLoad, type ThreadLoad } from './threads.js';
 
 /** The folder holding package.json and host.json, whether this runs from source or from dist/. */
 function findProjectRoot(): string {
@@ -28,7 +28,6 @@ function findProjectRoot(): string {
   }
   return dir;
 }
-
 
 export interface StackOptions {
   tls: LocalTls;
@@ -64,12 +63,26 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   if (compiled) {
     const t = await startAzuriteTablesThread({ port: ports.tables, load: slot('Azurite') });
     const sb = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus, load: slot('Service Bus') });
-    arm = await startArmEmulatorThread({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, tableCounters: t.counters, serviceBusCounters: sb.counters, load: slot('ARM and Entra') });
+    arm = await startArmEmulatorThread({
+      seed,
+      tls: options.tls,
+      port: ports.arm,
+      identityPort: ports.identity,
+      tableCounters: t.counters,
+      serviceBusCounters: sb.counters,
+      load: slot('ARM and Entra'),
+    });
     [tables, serviceBus] = [t, sb];
   } else {
     const t = await startAzuriteTables({ port: ports.tables });
     const sb = await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
-    arm = await startArmEmulator({ seed, tls: options.tls, port: ports.arm, identityPort: ports.identity, stats: () => ({ tableRequests: t.requestCount(), serviceBus: sb.stats() }) });
+    arm = await startArmEmulator({
+      seed,
+      tls: options.tls,
+      port: ports.arm,
+      identityPort: ports.identity,
+      stats: () => ({ tableRequests: t.requestCount(), serviceBus: sb.stats() }),
+    });
     [tables, serviceBus] = [t, sb];
   }
 

@@ -18,7 +18,9 @@ await runTrusting(tls, async () => {
     ports: { api: port(0), arm: port(1), identity: port(2), serviceBus: port(3), tables: port(4) },
   }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EADDRINUSE') throw e;
-    console.error(`Port ${(e as { port?: number }).port ?? ''} is in use (another npm start?). Stop it, or pick other ports: FLEET_LOCAL_BASE_PORT=<port> npm start (0 picks free ones).`);
+    console.error(
+      `Port ${(e as { port?: number }).port ?? ''} is in use (another npm start?). Stop it, or pick other ports: FLEET_LOCAL_BASE_PORT=<port> npm start (0 picks free ones).`,
+    );
     process.exit(1);
   });
   const envFile = join(dataDir, 'env');

@@ -5,7 +5,10 @@ import type { LocalTls } from './certs.js';
 
 export async function runTrusting(tls: LocalTls, main: () => Promise<void>): Promise<void> {
   if (process.env.NODE_EXTRA_CA_CERTS === tls.caPath) return main();
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath } });
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath },
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
 }

@@ -26,10 +26,7 @@ export interface ReadFleetOptions {
   abortSignal?: AbortSignal;
 }
 
-export type Row =
-  | { kind: 'fleet'; value: FleetRecord }
-  | { kind: 'member'; value: MemberRecord }
-  | { kind: 'operation'; value: OperationRecord };
+export type Row = { kind: 'fleet'; value: FleetRecord } | { kind: 'member'; value: MemberRecord } | { kind: 'operation'; value: OperationRecord };
 
 export type Change =
   | { op: 'create'; row: Row }

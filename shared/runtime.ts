@@ -1,13 +1,13 @@
 // The composition root: builds the adapters from app settings once per process (a Functions
 // worker, or the local host) and hands the domain its ports.
 import { DefaultAzureCredential } from '@azure/identity';
-import { queues, readIntSetting, readSetting, settings } from './config.js';
 import type { AppDeps } from './app/context.js';
-import type { AccessPolicy } from './domain/access.js';
 import { createArmDirectory } from './azure/armDirectory.js';
 import { createTokenValidator, type TokenValidator } from './azure/entraTokens.js';
 import { createCommandQueue, createServiceBusClient, type ServiceBusConnection } from './azure/serviceBusQueue.js';
 import { createClusterClaims, createTableStore, type TableConnection } from './azure/tableStore.js';
+import { queues, readIntSetting, readSetting, settings } from './config.js';
+import type { AccessPolicy } from './domain/access.js';
 
 export interface Runtime {
   app: AppDeps;
@@ -21,7 +21,11 @@ export interface Runtime {
 
 let current: Promise<Runtime> | undefined;
 
-const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function runtime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
   current ??= buildRuntime(env).catch((e) => {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { LocalTls } from '../certs.js';
 import { startOnThread, type ThreadLoad } from '../threads.js';
 import { createIssuer, type Issuer } from './tokens.js';
-import { principalOf, World, type SimCluster, type Seed } from './world.js';
+import { principalOf, type Seed, type SimCluster, World } from './world.js';
 
 export interface ArmEmulator {
   armEndpoint: string;
@@ -26,7 +26,11 @@ export interface ArmEmulator {
 const armAudiences = ['https://management.azure.com', 'https://management.azure.com/', 'https://management.core.windows.net/'];
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -55,11 +59,21 @@ function clusterToArm(c: SimCluster) {
   const identity = c.identity
     ? c.identity.type === 'SystemAssigned'
       ? { type: 'SystemAssigned', principalId: c.identity.principalId, tenantId: undefined as string | undefined }
-      : { type: 'UserAssigned', userAssignedIdentities: { [c.identity.userAssignedIdentity ?? '']: { principalId: c.identity.principalId, clientId: c.identity.principalId } } }
+      : {
+          type: 'UserAssigned',
+          userAssignedIdentities: { [c.identity.userAssignedIdentity ?? '']: { principalId: c.identity.principalId, clientId: c.identity.principalId } },
+        }
     : undefined;
   const properties =
     c.kind === 'managedCluster'
-      ? { provisioningState: 'Succeeded', kubernetesVersion: c.kubernetesVersion, currentKubernetesVersion: c.kubernetesVersion, dnsPrefix: c.name, fqdn: `${c.name}.hcp.${c.location}.azmk8s.io`, powerState: { code: 'Running' } }
+      ? {
+          provisioningState: 'Succeeded',
+          kubernetesVersion: c.kubernetesVersion,
+          currentKubernetesVersion: c.kubernetesVersion,
+          dnsPrefix: c.name,
+          fqdn: `${c.name}.hcp.${c.location}.azmk8s.io`,
+          powerState: { code: 'Running' },
+        }
       : { provisioningState: 'Succeeded', connectivityStatus: 'Connected' };
   return { id, name: c.name, type: provider, location: c.location, tags: c.tags ?? {}, ...(identity ? { identity } : {}), properties };
 }
@@ -67,12 +81,30 @@ function clusterToArm(c: SimCluster) {
 export type ArmEndpoints = Pick<ArmEmulator, 'armEndpoint' | 'identityEndpoint' | 'identityHeader' | 'homeIssuer' | 'close'>;
 
 /** The same emulation on a worker thread (only from compiled code: the thread loads dist/local/arm/thread.js). */
-export async function startArmEmulatorThread(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; tableCounters: SharedArrayBuffer; serviceBusCounters: SharedArrayBuffer; load: ThreadLoad }): Promise<ArmEndpoints> {
-  const thread = await startOnThread<Omit<ArmEndpoints, 'close'>>(new URL('./thread.js', import.meta.url), { ...options, port: options.port ?? 0, identityPort: options.identityPort ?? 0 });
+export async function startArmEmulatorThread(options: {
+  seed: Seed;
+  tls: LocalTls;
+  port?: number;
+  identityPort?: number;
+  tableCounters: SharedArrayBuffer;
+  serviceBusCounters: SharedArrayBuffer;
+  load: ThreadLoad;
+}): Promise<ArmEndpoints> {
+  const thread = await startOnThread<Omit<ArmEndpoints, 'close'>>(new URL('./thread.js', import.meta.url), {
+    ...options,
+    port: options.port ?? 0,
+    identityPort: options.identityPort ?? 0,
+  });
   return { ...thread.ready, close: thread.close };
 }
 
-export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; port?: number; identityPort?: number; stats?: () => unknown }): Promise<ArmEmulator> {
+export async function startArmEmulator(options: {
+  seed: Seed;
+  tls: LocalTls;
+  port?: number;
+  identityPort?: number;
+  stats?: () => unknown;
+}): Promise<ArmEmulator> {
   const world = new World(options.seed);
   let base = '';
   const issuer = await createIssuer(() => base);
@@ -93,7 +125,11 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
     const sub = world.subscription(subscriptionId);
     if (!sub) throw new HttpError(404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`);
     if (sub.tenantId !== tokenTenant) {
-      throw new HttpError(401, 'InvalidAuthenticationTokenTenant', `The access token is from the wrong issuer '${issuer.issuerFor(String(tokenTenant))}'. It must match the tenant '${issuer.issuerFor(sub.tenantId)}' associated with this subscription.`);
+      throw new HttpError(
+        401,
+        'InvalidAuthenticationTokenTenant',
+        `The access token is from the wrong issuer '${issuer.issuerFor(String(tokenTenant))}'. It must match the tenant '${issuer.issuerFor(sub.tenantId)}' associated with this subscription.`,
+      );
     }
     return sub;
   };
@@ -107,7 +143,12 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
 
     // OIDC discovery and keys: /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys
     if (parts.length === 4 && parts[1] === 'v2.0' && parts[2] === '.well-known' && parts[3] === 'openid-configuration') {
-      return send(res, 200, { issuer: issuer.issuerFor(parts[0]), jwks_uri: `${base}/${parts[0]}/discovery/v2.0/keys`, id_token_signing_alg_values_supported: ['RS256'], token_endpoint: `${base}/${parts[0]}/oauth2/v2.0/token` });
+      return send(res, 200, {
+        issuer: issuer.issuerFor(parts[0]),
+        jwks_uri: `${base}/${parts[0]}/discovery/v2.0/keys`,
+        id_token_signing_alg_values_supported: ['RS256'],
+        token_endpoint: `${base}/${parts[0]}/oauth2/v2.0/token`,
+      });
     }
     if (parts.length === 4 && parts[1] === 'discovery' && parts[2] === 'v2.0' && parts[3] === 'keys') return send(res, 200, issuer.jwks());
     // Not ARM: the local stack's counters (Table Storage requests, Service Bus messages), for the benchmark.
@@ -130,15 +171,29 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
     }
     if (lower[2] !== 'resourcegroups' || lower[4] !== 'providers') throw new HttpError(404, 'NotFound', `No route for ${url.pathname}`);
     const rg = parts[3];
-    const kind = lower[5] === 'microsoft.containerservice' && lower[6] === 'managedclusters' ? 'managedCluster' : lower[5] === 'microsoft.kubernetes' && lower[6] === 'connectedclusters' ? 'connectedCluster' : undefined;
+    const kind =
+      lower[5] === 'microsoft.containerservice' && lower[6] === 'managedclusters'
+        ? 'managedCluster'
+        : lower[5] === 'microsoft.kubernetes' && lower[6] === 'connectedclusters'
+          ? 'connectedCluster'
+          : undefined;
     if (!kind) throw new HttpError(404, 'NotFound', `No route for ${url.pathname}`);
     if (parts.length === 7 && method === 'GET') return send(res, 200, { value: world.list(kind, sub.subscriptionId, rg).map(clusterToArm) });
     if (parts.length !== 8) throw new HttpError(404, 'NotFound', `No route for ${url.pathname}`);
     const name = parts[7];
     const existing = world.get(kind, sub.subscriptionId, rg, name);
-    const notFound = () => new HttpError(404, 'ResourceNotFound', `The Resource '${kind === 'managedCluster' ? 'Microsoft.ContainerService/managedClusters' : 'Microsoft.Kubernetes/connectedClusters'}/${name}' under resource group '${rg}' was not found.`);
+    const notFound = () =>
+      new HttpError(
+        404,
+        'ResourceNotFound',
+        `The Resource '${kind === 'managedCluster' ? 'Microsoft.ContainerService/managedClusters' : 'Microsoft.Kubernetes/connectedClusters'}/${name}' under resource group '${rg}' was not found.`,
+      );
     if (existing?.access === 'denied') {
-      throw new HttpError(403, 'AuthorizationFailed', `The client '${String(claims.oid)}' does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/read' over scope '/subscriptions/${sub.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}'.`);
+      throw new HttpError(
+        403,
+        'AuthorizationFailed',
+        `The client '${String(claims.oid)}' does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/read' over scope '/subscriptions/${sub.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}'.`,
+      );
     }
     if (method === 'GET') {
       if (!existing) throw notFound();
@@ -150,7 +205,14 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
       return send(res, 200);
     }
     if (method === 'PUT' && kind === 'managedCluster') {
-      const body = (await readBody(req)) as { location?: string; tags?: Record<string, string>; identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> }; properties?: { kubernetesVersion?: string } } | undefined;
+      const body = (await readBody(req)) as
+        | {
+            location?: string;
+            tags?: Record<string, string>;
+            identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> };
+            properties?: { kubernetesVersion?: string };
+          }
+        | undefined;
       const location = (body?.location ?? existing?.location)?.replace(/\s+/g, '').toLowerCase();
       if (!location) throw new HttpError(400, 'LocationRequired', 'The location property is required for this definition.');
       const cluster: SimCluster = {
@@ -181,22 +243,32 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
   const identity = createHttpServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      if (req.headers['x-identity-header'] !== identityHeader) return send(res, 401, { error: 'unauthorized', error_description: 'X-IDENTITY-HEADER is missing or wrong' });
+      if (req.headers['x-identity-header'] !== identityHeader)
+        return send(res, 401, { error: 'unauthorized', error_description: 'X-IDENTITY-HEADER is missing or wrong' });
       const resource = url.searchParams.get('resource');
       if (!resource) return send(res, 400, { error: 'invalid_request', error_description: 'resource is required' });
       const lifetime = 3600;
-      const token = await issuer.sign({
-        aud: resource.replace(/\/\.default$/, ''),
-        tid: home.tenantId,
-        oid: home.principalId,
-        sub: home.principalId,
-        appid: home.clientId,
-        azp: home.clientId,
-        idtyp: 'app',
-        ...(home.roles.length ? { roles: home.roles } : {}),
-        xms_mirid: `/subscriptions/${options.seed.subscriptions[0].subscriptionId}/resourcegroups/fleet-manager/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${home.name}`,
-      }, lifetime);
-      send(res, 200, { access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + lifetime), resource, token_type: 'Bearer', client_id: home.clientId });
+      const token = await issuer.sign(
+        {
+          aud: resource.replace(/\/\.default$/, ''),
+          tid: home.tenantId,
+          oid: home.principalId,
+          sub: home.principalId,
+          appid: home.clientId,
+          azp: home.clientId,
+          idtyp: 'app',
+          ...(home.roles.length ? { roles: home.roles } : {}),
+          xms_mirid: `/subscriptions/${options.seed.subscriptions[0].subscriptionId}/resourcegroups/fleet-manager/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${home.name}`,
+        },
+        lifetime,
+      );
+      send(res, 200, {
+        access_token: token,
+        expires_on: String(Math.floor(Date.now() / 1000) + lifetime),
+        resource,
+        token_type: 'Bearer',
+        client_id: home.clientId,
+      });
     })().catch((e) => send(res, 500, { error: 'server_error', error_description: String(e) }));
   });
 
@@ -220,12 +292,22 @@ export async function startArmEmulator(options: { seed: Seed; tls: LocalTls; por
 }
 
 function subscriptionToArm(s: Seed['subscriptions'][number]) {
-  return { id: `/subscriptions/${s.subscriptionId}`, subscriptionId: s.subscriptionId, tenantId: s.tenantId, displayName: s.displayName, state: 'Enabled', authorizationSource: 'RoleBased' };
+  return {
+    id: `/subscriptions/${s.subscriptionId}`,
+    subscriptionId: s.subscriptionId,
+    tenantId: s.tenantId,
+    displayName: s.displayName,
+    state: 'Enabled',
+    authorizationSource: 'RoleBased',
+  };
 }
 
 // AKS keeps a system-assigned principal while the cluster stays system-assigned; switching to a
 // user-assigned identity (or to another one) changes the principal the cluster acts as.
-function nextIdentity(current: SimCluster['identity'], requested: { type?: string; userAssignedIdentities?: Record<string, unknown> } | undefined): SimCluster['identity'] {
+function nextIdentity(
+  current: SimCluster['identity'],
+  requested: { type?: string; userAssignedIdentities?: Record<string, unknown> } | undefined,
+): SimCluster['identity'] {
   if (!requested?.type) return current;
   if (requested.type === 'SystemAssigned') return current?.type === 'SystemAssigned' ? current : { type: 'SystemAssigned', principalId: randomUUID() };
   if (requested.type === 'UserAssigned') {

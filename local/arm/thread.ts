@@ -19,4 +19,6 @@ const arm = await startArmEmulator({
     cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage()),
   }),
 });
-serveOnThread({ armEndpoint: arm.armEndpoint, identityEndpoint: arm.identityEndpoint, identityHeader: arm.identityHeader, homeIssuer: arm.homeIssuer }, () => arm.close());
+serveOnThread({ armEndpoint: arm.armEndpoint, identityEndpoint: arm.identityEndpoint, identityHeader: arm.identityHeader, homeIssuer: arm.homeIssuer }, () =>
+  arm.close(),
+);

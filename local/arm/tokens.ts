@@ -1,6 +1,6 @@
 // A local token issuer in Entra's shape: RS256 JWTs, an issuer per tenant, OIDC discovery and JWKS.
 import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK, type JWTPayload, createLocalJWKSet } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 
 export interface Issuer {
   issuerFor(tenantId: string): string;

@@ -7,7 +7,13 @@ const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 
 const seedSchema = z.object({
   // The one identity the managed-identity endpoint hands out tokens for; `roles` become the tokens' app roles.
-  identity: z.object({ tenantId: guid, principalId: guid, clientId: guid, name: z.string().default('fleet-manager-local'), roles: z.array(z.string()).default([]) }),
+  identity: z.object({
+    tenantId: guid,
+    principalId: guid,
+    clientId: guid,
+    name: z.string().default('fleet-manager-local'),
+    roles: z.array(z.string()).default([]),
+  }),
   tenants: z.array(z.object({ tenantId: guid, displayName: z.string() })),
   subscriptions: z.array(z.object({ subscriptionId: guid, tenantId: guid, displayName: z.string() })).min(1),
   managedClusters: z
@@ -18,7 +24,9 @@ const seedSchema = z.object({
         name: z.string(),
         location: z.string(),
         kubernetesVersion: z.string().default('1.32.4'),
-        identity: z.object({ type: z.enum(['SystemAssigned', 'UserAssigned']), principalId: guid.optional(), userAssignedIdentity: z.string().optional() }).optional(),
+        identity: z
+          .object({ type: z.enum(['SystemAssigned', 'UserAssigned']), principalId: guid.optional(), userAssignedIdentity: z.string().optional() })
+          .optional(),
         // "denied": Fleet Manager's identity has no role on this cluster (ARM answers 403).
         access: z.enum(['granted', 'denied']).default('granted'),
       }),

@@ -2,10 +2,13 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 // "hh:mm:ss[.fff]" as host.json writes TimeSpans.
-const timeSpan = z.string().regex(/^\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/).transform((s) => {
-  const [h, m, sec] = s.split(':').map(Number);
-  return Math.round(((h * 60 + m) * 60 + sec) * 1000);
-});
+const timeSpan = z
+  .string()
+  .regex(/^\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/)
+  .transform((s) => {
+    const [h, m, sec] = s.split(':').map(Number);
+    return Math.round(((h * 60 + m) * 60 + sec) * 1000);
+  });
 
 const hostJsonSchema = z.object({
   version: z.literal('2.0'),

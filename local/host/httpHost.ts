@@ -23,13 +23,15 @@ function compile(def: HttpDefinition, routePrefix: string): CompiledRoute {
   const template = [routePrefix, def.route].filter(Boolean).join('/');
   const source = template
     .split('/')
-    .map((segment) => segment.replace(/\{([^}:?]+)(?::[^}?]+)?\??\}|[^{]+/g, (part, name?: string) => {
-      if (name) {
-        names.push(name);
-        return '([^/]+)';
-      }
-      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    }))
+    .map((segment) =>
+      segment.replace(/\{([^}:?]+)(?::[^}?]+)?\??\}|[^{]+/g, (part, name?: string) => {
+        if (name) {
+          names.push(name);
+          return '([^/]+)';
+        }
+        return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      }),
+    )
     .join('/');
   return { def, pattern: new RegExp(`^/${source}/?$`, 'i'), names };
 }
@@ -47,12 +49,28 @@ export const stderrLog: LogSink = (level, fn, message) => {
 };
 
 /** The same host on a worker thread of its own (only from compiled code). */
-export async function startHttpHostThread(options: { routePrefix: string; tls: { certPem: string; keyPem: string }; port?: number; load: ThreadLoad }): Promise<HttpHost> {
-  const thread = await startOnThread<{ url: string }>(new URL('./httpThread.js', import.meta.url), { routePrefix: options.routePrefix, tls: { certPem: options.tls.certPem, keyPem: options.tls.keyPem }, port: options.port ?? 0, load: options.load });
+export async function startHttpHostThread(options: {
+  routePrefix: string;
+  tls: { certPem: string; keyPem: string };
+  port?: number;
+  load: ThreadLoad;
+}): Promise<HttpHost> {
+  const thread = await startOnThread<{ url: string }>(new URL('./httpThread.js', import.meta.url), {
+    routePrefix: options.routePrefix,
+    tls: { certPem: options.tls.certPem, keyPem: options.tls.keyPem },
+    port: options.port ?? 0,
+    load: options.load,
+  });
   return { url: thread.ready.url, close: thread.close };
 }
 
-export async function startHttpHost(options: { definitions: FunctionDefinition[]; routePrefix: string; tls: { certPem: string; keyPem: string }; port?: number; log: LogSink }): Promise<HttpHost> {
+export async function startHttpHost(options: {
+  definitions: FunctionDefinition[];
+  routePrefix: string;
+  tls: { certPem: string; keyPem: string };
+  port?: number;
+  log: LogSink;
+}): Promise<HttpHost> {
   const routes = options.definitions.filter((d): d is HttpDefinition => d.kind === 'http').map((d) => compile(d, options.routePrefix));
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -73,12 +91,13 @@ export async function startHttpHost(options: { definitions: FunctionDefinition[]
       const context = new InvocationContext({
         invocationId: randomUUID(),
         functionName: route.def.name,
-        logHandler: (level, ...args) => options.log(level, route.def.name, args.map((a) => (a instanceof Error ? a.stack : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')),
+        logHandler: (level, ...args) =>
+          options.log(level, route.def.name, args.map((a) => (a instanceof Error ? a.stack : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')),
       });
       const init = await route.def.handler(request, context);
       const response = init instanceof HttpResponse ? init : new HttpResponse(init ?? { status: 204 });
       const out: Record<string, string> = {};
-      response.headers.forEach((v, k) => (out[k] = v));
+      for (const [k, v] of response.headers) out[k] = v;
       const body = Buffer.from(await response.arrayBuffer());
       res.writeHead(response.status, out);
       res.end(body);
@@ -86,7 +105,9 @@ export async function startHttpHost(options: { definitions: FunctionDefinition[]
     }
     const code = pathMatched ? 405 : 404;
     res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: pathMatched ? 'MethodNotAllowed' : 'NotFound', message: `${method} ${url.pathname} is not served by Fleet Manager.` } }));
+    res.end(
+      JSON.stringify({ error: { code: pathMatched ? 'MethodNotAllowed' : 'NotFound', message: `${method} ${url.pathname} is not served by Fleet Manager.` } }),
+    );
   };
 
   const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {

@@ -18,7 +18,12 @@ export interface ServiceBusHost {
 
 const isAbort = (e: unknown) => (e as Error)?.name === 'AbortError';
 
-export function startServiceBusHost(options: { definitions: FunctionDefinition[]; client: ServiceBusClient; settings: HostSettings['extensions']['serviceBus']; log: LogSink }): ServiceBusHost {
+export function startServiceBusHost(options: {
+  definitions: FunctionDefinition[];
+  client: ServiceBusClient;
+  settings: HostSettings['extensions']['serviceBus'];
+  log: LogSink;
+}): ServiceBusHost {
   const stop = new AbortController();
   // Every concurrent session receiver listens to this one signal.
   setMaxListeners(4 * options.settings.maxConcurrentSessions + 16, stop.signal);
@@ -38,7 +43,8 @@ export function startServiceBusHost(options: { definitions: FunctionDefinition[]
         sequenceNumber: message.sequenceNumber?.toString(),
         applicationProperties: message.applicationProperties ?? {},
       },
-      logHandler: (level, ...args) => options.log(level, def.name, args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ')),
+      logHandler: (level, ...args) =>
+        options.log(level, def.name, args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ')),
     });
     try {
       await def.handler(message.body, context);
@@ -55,7 +61,10 @@ export function startServiceBusHost(options: { definitions: FunctionDefinition[]
     while (!stop.signal.aborted) {
       let receiver: ServiceBusSessionReceiver | undefined;
       try {
-        receiver = await options.client.acceptNextSession(def.queueName, { maxAutoLockRenewalDurationInMs: sb.maxAutoLockRenewalDuration, abortSignal: stop.signal });
+        receiver = await options.client.acceptNextSession(def.queueName, {
+          maxAutoLockRenewalDurationInMs: sb.maxAutoLockRenewalDuration,
+          abortSignal: stop.signal,
+        });
         const session = receiver;
         await new Promise<void>((done) => {
           let idle: NodeJS.Timeout;

@@ -11,7 +11,8 @@ function field(spec: string, min: number, max: number): Field {
   const parts = spec.split(',').map((part) => {
     const [range, stepText] = part.split('/');
     const step = stepText === undefined ? 1 : Number(stepText);
-    const [lo, hi] = range === '*' ? [min, max] : range.includes('-') ? range.split('-').map(Number) : [Number(range), stepText === undefined ? Number(range) : max];
+    const [lo, hi] =
+      range === '*' ? [min, max] : range.includes('-') ? range.split('-').map(Number) : [Number(range), stepText === undefined ? Number(range) : max];
     if (![lo, hi, step].every(Number.isInteger) || step < 1) throw new Error(`bad NCRONTAB field '${spec}'`);
     return (v: number) => v >= lo && v <= hi && (v - lo) % step === 0;
   });
@@ -22,8 +23,16 @@ function field(spec: string, min: number, max: number): Field {
 export function parseNcrontab(expression: string): (at: Date) => boolean {
   const f = expression.trim().split(/\s+/);
   if (f.length !== 6) throw new Error(`NCRONTAB '${expression}' needs six fields (second minute hour day month day-of-week)`);
-  const [sec, min, hour, day, month, dow] = [field(f[0], 0, 59), field(f[1], 0, 59), field(f[2], 0, 23), field(f[3], 1, 31), field(f[4], 1, 12), field(f[5], 0, 6)];
-  return (at) => sec(at.getUTCSeconds()) && min(at.getUTCMinutes()) && hour(at.getUTCHours()) && day(at.getUTCDate()) && month(at.getUTCMonth() + 1) && dow(at.getUTCDay());
+  const [sec, min, hour, day, month, dow] = [
+    field(f[0], 0, 59),
+    field(f[1], 0, 59),
+    field(f[2], 0, 23),
+    field(f[3], 1, 31),
+    field(f[4], 1, 12),
+    field(f[5], 0, 6),
+  ];
+  return (at) =>
+    sec(at.getUTCSeconds()) && min(at.getUTCMinutes()) && hour(at.getUTCHours()) && day(at.getUTCDate()) && month(at.getUTCMonth() + 1) && dow(at.getUTCDay());
 }
 
 export function resolveSchedule(schedule: string, env: NodeJS.ProcessEnv): string {
@@ -36,7 +45,12 @@ export function resolveSchedule(schedule: string, env: NodeJS.ProcessEnv): strin
 
 export function startTimerHost(options: { definitions: FunctionDefinition[]; log: LogSink }): { close(): Promise<void> } {
   const timers = options.definitions.filter((d): d is Extract<FunctionDefinition, { kind: 'timer' }> => d.kind === 'timer');
-  const due = timers.map((def) => ({ def, matches: parseNcrontab(resolveSchedule(def.schedule, process.env)), running: undefined as Promise<void> | undefined, last: undefined as Date | undefined }));
+  const due = timers.map((def) => ({
+    def,
+    matches: parseNcrontab(resolveSchedule(def.schedule, process.env)),
+    running: undefined as Promise<void> | undefined,
+    last: undefined as Date | undefined,
+  }));
   let lastSecond = Math.floor(Date.now() / 1000);
   const tick = setInterval(() => {
     const second = Math.floor(Date.now() / 1000);
@@ -44,8 +58,16 @@ export function startTimerHost(options: { definitions: FunctionDefinition[]; log
       const at = new Date(s * 1000);
       for (const t of due) {
         if (!t.matches(at) || t.running) continue;
-        const context = new InvocationContext({ invocationId: randomUUID(), functionName: t.def.name, logHandler: (level, ...args) => options.log(level, t.def.name, args.map(String).join(' ')) });
-        const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: (t.last ?? at).toISOString(), next: at.toISOString(), lastUpdated: at.toISOString() } };
+        const context = new InvocationContext({
+          invocationId: randomUUID(),
+          functionName: t.def.name,
+          logHandler: (level, ...args) => options.log(level, t.def.name, args.map(String).join(' ')),
+        });
+        const timer = {
+          isPastDue: false,
+          schedule: { adjustForDST: false },
+          scheduleStatus: { last: (t.last ?? at).toISOString(), next: at.toISOString(), lastUpdated: at.toISOString() },
+        };
         t.last = at;
         t.running = Promise.resolve(t.def.handler(timer, context))
           .then(() => undefined)

@@ -63,7 +63,18 @@ class Queue {
   readonly receivers = new Set<Receiver>();
   readonly waiters: Waiter[] = [];
   deadLetter?: Queue;
-  constructor(readonly name: string, readonly def: Pick<QueueDefinition, 'requiresSession' | 'lockDurationSeconds' | 'maxDeliveryCount' | 'duplicateDetectionWindowSeconds' | 'defaultMessageTimeToLiveSeconds' | 'deadLetteringOnMessageExpiration'>) {}
+  constructor(
+    readonly name: string,
+    readonly def: Pick<
+      QueueDefinition,
+      | 'requiresSession'
+      | 'lockDurationSeconds'
+      | 'maxDeliveryCount'
+      | 'duplicateDetectionWindowSeconds'
+      | 'defaultMessageTimeToLiveSeconds'
+      | 'deadLetteringOnMessageExpiration'
+    >,
+  ) {}
   get lockMs() {
     return this.def.lockDurationSeconds * 1000;
   }
@@ -102,7 +113,8 @@ export interface ServiceBusEmulator {
 
 // The SDK reorders a lock token's first three groups (the .NET GUID layout) when it turns the
 // delivery tag into a string and back; index locks by the bytes it will send on $management.
-const reorder = (b: Buffer) => Buffer.concat([Buffer.from(b.subarray(0, 4)).reverse(), Buffer.from(b.subarray(4, 6)).reverse(), Buffer.from(b.subarray(6, 8)).reverse(), b.subarray(8)]);
+const reorder = (b: Buffer) =>
+  Buffer.concat([Buffer.from(b.subarray(0, 4)).reverse(), Buffer.from(b.subarray(4, 6)).reverse(), Buffer.from(b.subarray(6, 8)).reverse(), b.subarray(8)]);
 
 const ticks = (ms: number) => {
   const buf = Buffer.alloc(8);
@@ -130,9 +142,18 @@ function decodeBody(message: AmqpMessage): unknown {
 }
 
 /** The same endpoint on a worker thread (only from compiled code: the thread loads dist/local/servicebus/thread.js). */
-export async function startServiceBusEmulatorThread(options: { queues: QueueDefinition[]; port?: number; load?: ThreadLoad }): Promise<Omit<ServiceBusEmulator, 'peek'> & { counters: SharedArrayBuffer }> {
+export async function startServiceBusEmulatorThread(options: {
+  queues: QueueDefinition[];
+  port?: number;
+  load?: ThreadLoad;
+}): Promise<Omit<ServiceBusEmulator, 'peek'> & { counters: SharedArrayBuffer }> {
   const counters = new SharedArrayBuffer(12);
-  const thread = await startOnThread<{ port: number; connectionString: string }>(new URL('./thread.js', import.meta.url), { queues: options.queues, port: options.port ?? 0, counters, load: options.load });
+  const thread = await startOnThread<{ port: number; connectionString: string }>(new URL('./thread.js', import.meta.url), {
+    queues: options.queues,
+    port: options.port ?? 0,
+    counters,
+    load: options.load,
+  });
   const c = new Int32Array(counters);
   return {
     ...thread.ready,
@@ -159,7 +180,10 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
 
   const queueOf = (address: string | undefined): Queue | undefined => {
     if (!address) return undefined;
-    const path = address.replace(/^amqps?:\/\/[^/]+\//, '').replace(/\/\$management$/i, '').toLowerCase();
+    const path = address
+      .replace(/^amqps?:\/\/[^/]+\//, '')
+      .replace(/\/\$management$/i, '')
+      .toLowerCase();
     return queues.get(path);
   };
 
@@ -210,7 +234,10 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     unlock(m);
     q.messages.delete(m.seq);
     if (!q.deadLetter) return;
-    const copy = { ...m.message, application_properties: { ...(m.message.application_properties ?? {}), DeadLetterReason: reason, DeadLetterErrorDescription: description, ...extra } };
+    const copy = {
+      ...m.message,
+      application_properties: { ...(m.message.application_properties ?? {}), DeadLetterReason: reason, DeadLetterErrorDescription: description, ...extra },
+    };
     copy.message_annotations = { ...(copy.message_annotations ?? {}), 'x-opt-deadletter-source': q.name };
     q.deadLetter.messages.set(m.seq, { ...m, message: copy, state: 'active', visibleAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, deliveries: m.deliveries });
     pump(q.deadLetter);
@@ -227,7 +254,8 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
       deadLetter(q, m, String(info.DeadLetterReason ?? ''), String(info.DeadLetterErrorDescription ?? ''));
     } else {
       unlock(m);
-      if (info.annotations && typeof info.annotations === 'object') m.message.message_annotations = { ...(m.message.message_annotations ?? {}), ...(info.annotations as object) };
+      if (info.annotations && typeof info.annotations === 'object')
+        m.message.message_annotations = { ...(m.message.message_annotations ?? {}), ...(info.annotations as object) };
       if (m.deliveries >= q.def.maxDeliveryCount) {
         deadLetter(q, m, 'MaxDeliveryCountExceeded', `Message could not be consumed after ${q.def.maxDeliveryCount} delivery attempts.`);
       } else {
@@ -345,7 +373,7 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     link.local.attach.rcv_settle_mode = link.remote.attach.rcv_settle_mode;
     if (!q) return refuseAttach(link, 'amqp:not-found', `The messaging entity '${address}' could not be found.`);
     const filter = source.filter;
-    const wantsSession = filter && Object.prototype.hasOwnProperty.call(filter, SESSION_FILTER);
+    const wantsSession = filter && Object.hasOwn(filter, SESSION_FILTER);
     if (!q.def.requiresSession) {
       if (wantsSession) return refuseAttach(link, 'amqp:not-allowed', `'${q.name}' is not a session-enabled entity.`);
       link.set_source({ address: q.name });
@@ -359,7 +387,12 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     const now = Date.now();
     if (requested !== undefined && requested !== null) {
       const s = q.sessions.get(String(requested));
-      if (s?.owner && s.lockedUntil > now) return refuseAttach(link, 'com.microsoft:session-cannot-be-locked', `The requested session '${requested}' cannot be accepted. It may be locked by another receiver.`);
+      if (s?.owner && s.lockedUntil > now)
+        return refuseAttach(
+          link,
+          'com.microsoft:session-cannot-be-locked',
+          `The requested session '${requested}' cannot be accepted. It may be locked by another receiver.`,
+        );
       return openSession(link, q, String(requested), receiveAndDelete);
     }
     const free = q.freeSession(now);
@@ -372,11 +405,14 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
       link,
       queue: q,
       receiveAndDelete,
-      timer: setTimeout(() => {
-        const i = q.waiters.indexOf(w);
-        if (i >= 0) q.waiters.splice(i, 1);
-        refuseAttach(link, 'com.microsoft:timeout', 'No unlocked session with messages was available within the timeout.');
-      }, Math.max(100, clientTimeout - 500)),
+      timer: setTimeout(
+        () => {
+          const i = q.waiters.indexOf(w);
+          if (i >= 0) q.waiters.splice(i, 1);
+          refuseAttach(link, 'com.microsoft:timeout', 'No unlocked session with messages was available within the timeout.');
+        },
+        Math.max(100, clientTimeout - 500),
+      ),
     };
     w.timer.unref();
     q.waiters.push(w);
@@ -390,7 +426,8 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     // A sender needs max_message_size on our attach, or createMessageBatch() builds an unusable batch.
     link.local.attach.max_message_size = 262144;
     if (address === '$cbs' || address.endsWith('$management')) return;
-    if (!queueOf(address) || address.toLowerCase().endsWith(DLQ_SUFFIX)) refuseAttach(link, 'amqp:not-found', `The messaging entity '${address}' could not be found.`);
+    if (!queueOf(address) || address.toLowerCase().endsWith(DLQ_SUFFIX))
+      refuseAttach(link, 'amqp:not-found', `The messaging entity '${address}' could not be found.`);
   });
 
   container.on('sendable', (ctx: any) => {
@@ -439,7 +476,14 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
   };
 
   const lockLost = () =>
-    outcomes.rejected({ error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } }).described();
+    outcomes
+      .rejected({
+        error: {
+          condition: 'com.microsoft:message-lock-lost',
+          description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.',
+        },
+      })
+      .described();
 
   /** The message a settlement is for, while this delivery still holds its lock; otherwise answers lock-lost. */
   const heldBy = (d: Delivery): Stored | undefined => {
@@ -507,7 +551,10 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     if (address === '$cbs') {
       ctx.delivery.accept();
       const req = ctx.message;
-      replyLink(ctx.connection, req.reply_to)?.send({ correlation_id: req.message_id, application_properties: { 'status-code': 202, 'status-description': 'Accepted' } });
+      replyLink(ctx.connection, req.reply_to)?.send({
+        correlation_id: req.message_id,
+        application_properties: { 'status-code': 202, 'status-description': 'Accepted' },
+      });
       return;
     }
     if (address.endsWith('$management')) {
@@ -516,7 +563,11 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
       const reply = management(queueOf(address), req);
       replyLink(ctx.connection, req.reply_to)?.send({
         correlation_id: req.message_id,
-        application_properties: { statusCode: reply.status, statusDescription: reply.description ?? 'OK', ...(reply.condition ? { errorCondition: reply.condition } : {}) },
+        application_properties: {
+          statusCode: reply.status,
+          statusDescription: reply.description ?? 'OK',
+          ...(reply.condition ? { errorCondition: reply.condition } : {}),
+        },
         ...(reply.body !== undefined ? { body: reply.body } : {}),
       });
       return;
@@ -532,7 +583,10 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
       batch.push(ctx.message);
     }
     if (q.def.requiresSession && batch.some((m) => m.group_id === undefined || m.group_id === null)) {
-      return ctx.delivery.reject({ condition: 'amqp:not-allowed', description: `The SessionId was not set on a message, and it cannot be sent to the session-enabled entity '${q.name}'.` });
+      return ctx.delivery.reject({
+        condition: 'amqp:not-allowed',
+        description: `The SessionId was not set on a message, and it cannot be sent to the session-enabled entity '${q.name}'.`,
+      });
     }
     for (const m of batch) enqueue(q, m);
     ctx.delivery.accept();
@@ -555,15 +609,26 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
         const expirations: Date[] = [];
         for (const token of body['lock-tokens'] ?? []) {
           const m = locks.get(Buffer.from(token).toString('hex'));
-          if (!m || (m.lockedUntil ?? 0) < now) return { status: 410, condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid.' };
+          if (!m || (m.lockedUntil ?? 0) < now)
+            return { status: 410, condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid.' };
           m.lockedUntil = now + q.lockMs;
           expirations.push(new Date(m.lockedUntil));
         }
-        return { status: 200, body: { expirations: types.wrap_array(expirations.map((d) => d.getTime()), 0x83, undefined) } };
+        return {
+          status: 200,
+          body: {
+            expirations: types.wrap_array(
+              expirations.map((d) => d.getTime()),
+              0x83,
+              undefined,
+            ),
+          },
+        };
       }
       case 'com.microsoft:renew-session-lock': {
         const s = q.sessions.get(String(body['session-id']));
-        if (!s?.owner || s.lockedUntil < now) return { status: 410, condition: 'com.microsoft:session-lock-lost', description: 'The session lock has expired.' };
+        if (!s?.owner || s.lockedUntil < now)
+          return { status: 410, condition: 'com.microsoft:session-lock-lost', description: 'The session lock has expired.' };
         s.lockedUntil = now + q.lockMs;
         for (const m of q.messages.values()) if (m.sessionId === s.id && m.state === 'locked') m.lockedUntil = s.lockedUntil;
         return { status: 200, body: { expiration: new Date(s.lockedUntil) } };
@@ -582,7 +647,8 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
         for (const entry of body.messages ?? []) {
           const m = rhea.message.decode(entry.message);
           if (entry['session-id'] !== undefined) m.group_id = entry['session-id'];
-          if (q.def.requiresSession && (m.group_id === undefined || m.group_id === null)) return { status: 400, condition: 'amqp:not-allowed', description: 'A scheduled message for a session-enabled entity needs a SessionId.' };
+          if (q.def.requiresSession && (m.group_id === undefined || m.group_id === null))
+            return { status: 400, condition: 'amqp:not-allowed', description: 'A scheduled message for a session-enabled entity needs a SessionId.' };
           const seq = enqueue(q, m);
           seqs.push(longBuf(seq ?? 0));
         }
@@ -608,7 +674,16 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
           status: 200,
           body: {
             messages: found.map((m) => ({
-              message: rhea.message.encode({ ...m.message, delivery_count: Math.max(0, m.deliveries), message_annotations: { ...(m.message.message_annotations ?? {}), 'x-opt-sequence-number': types.wrap_long(longBuf(m.seq)), 'x-opt-enqueued-time': m.enqueuedAt, ...(m.state === 'deferred' ? { 'x-opt-message-state': 1 } : m.state === 'scheduled' ? { 'x-opt-message-state': 2 } : {}) } }),
+              message: rhea.message.encode({
+                ...m.message,
+                delivery_count: Math.max(0, m.deliveries),
+                message_annotations: {
+                  ...(m.message.message_annotations ?? {}),
+                  'x-opt-sequence-number': types.wrap_long(longBuf(m.seq)),
+                  'x-opt-enqueued-time': m.enqueuedAt,
+                  ...(m.state === 'deferred' ? { 'x-opt-message-state': 1 } : m.state === 'scheduled' ? { 'x-opt-message-state': 2 } : {}),
+                },
+              }),
             })),
           },
         };
@@ -680,7 +755,13 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
       if (!q) return [];
       return [...q.messages.values()]
         .sort((a, b) => a.seq - b.seq)
-        .map((m) => ({ messageId: m.messageId, sessionId: m.sessionId, deliveryCount: m.deliveries, body: decodeBody(m.message), applicationProperties: { ...(m.message.application_properties ?? {}) } }));
+        .map((m) => ({
+          messageId: m.messageId,
+          sessionId: m.sessionId,
+          deliveryCount: m.deliveries,
+          body: decodeBody(m.message),
+          applicationProperties: { ...(m.message.application_properties ?? {}) },
+        }));
     },
     async close() {
       clearInterval(sweep);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { FleetRef } from '../domain/armIds.js';
 import { commandFor } from '../domain/commands.js';
 import { conflict, preconditionFailed } from '../domain/errors.js';
 import type { Caller, OperationKind, OperationRecord, SystemData } from '../domain/model.js';
-import type { FleetRef } from '../domain/armIds.js';
 import { newOperationId } from '../domain/operationIds.js';
-import { ConcurrencyError, type Change, type ClusterClaims, type ClusterDirectory, type CommandQueue, type FleetStore } from '../ports.js';
+import { type Change, type ClusterClaims, type ClusterDirectory, type CommandQueue, ConcurrencyError, type FleetStore } from '../ports.js';
 
 export interface AppDeps {
   store: FleetStore;
@@ -42,7 +42,11 @@ export function modifiedBy(previous: SystemData, caller: Caller, at: string): Sy
   return { ...previous, lastModifiedBy: caller.id, lastModifiedByType: caller.type, lastModifiedAt: at };
 }
 
-const unquote = (tag: string) => tag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+const unquote = (tag: string) =>
+  tag
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 
 /** RFC 7232 as ARM applies it: If-None-Match: * refuses an existing resource; If-Match must name its eTag. */
 export function checkPreconditions(current: string | undefined, ctx: RequestContext): void {
@@ -89,7 +93,7 @@ export interface BusyResource {
 export async function resumeOrRefuse(deps: AppDeps, busy: BusyResource, same: boolean, ctx: RequestContext): Promise<OperationRecord> {
   const opId = busy.lastOperationId;
   const { operation } = opId ? await deps.store.readFleet(busy.fleet, { includeFleet: false, operationId: opId, abortSignal: ctx.abortSignal }) : {};
-  if (!operation || operation.value.status !== 'InProgress') throw new ConcurrencyError(`operation ${opId} ended while ${busy.label} was read`);
+  if (operation?.value.status !== 'InProgress') throw new ConcurrencyError(`operation ${opId} ended while ${busy.label} was read`);
   if (!same) throw conflict('AnotherOperationInProgress', `${busy.label} is ${busy.provisioningState}; wait for operation ${opId} to finish.`);
   await deps.queue.send(commandFor(operation.value), { abortSignal: ctx.abortSignal });
   return operation.value;

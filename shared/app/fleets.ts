@@ -1,11 +1,22 @@
-import { fleetId, type FleetRef } from '../domain/armIds.js';
+import { type FleetRef, fleetId } from '../domain/armIds.js';
 import { ArmError, badRequest, notFound } from '../domain/errors.js';
-import { fleetIsBusy, type FleetRecord, type OperationKind } from '../domain/model.js';
+import { type FleetRecord, fleetIsBusy, type OperationKind } from '../domain/model.js';
 import { fleetPatchBody, fleetPutBody, normalizeLocation, parseBody } from '../domain/requests.js';
 import { fleetToArm } from '../domain/wire.js';
 import type { Stored } from '../ports.js';
-import { accept, checkPreconditions, createdBy, modifiedBy, newETag, newOperation, resumeOrRefuse, type ApiResult, type AppDeps, type BusyResource, type RequestContext } from './context.js';
-
+import {
+  type ApiResult,
+  type AppDeps,
+  accept,
+  type BusyResource,
+  checkPreconditions,
+  createdBy,
+  modifiedBy,
+  newETag,
+  newOperation,
+  type RequestContext,
+  resumeOrRefuse,
+} from './context.js';
 
 export const fleetNotFound = (ref: FleetRef) =>
   notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}' under resource group '${ref.resourceGroup}' was not found.`);
@@ -16,12 +27,22 @@ export async function getFleet(deps: AppDeps, ref: FleetRef, ctx: RequestContext
   return { status: 200, body: fleetToArm(fleet.value) };
 }
 
-export async function listFleets(deps: AppDeps, scope: { subscriptionId: string; resourceGroup?: string }, continuationToken: string | undefined, ctx: RequestContext) {
+export async function listFleets(
+  deps: AppDeps,
+  scope: { subscriptionId: string; resourceGroup?: string },
+  continuationToken: string | undefined,
+  ctx: RequestContext,
+) {
   const page = await deps.store.listFleets(scope, { pageSize: deps.pageSize, continuationToken, abortSignal: ctx.abortSignal });
   return { items: page.items.map(fleetToArm), continuationToken: page.continuationToken };
 }
 
-const busyFleet = (f: FleetRecord): BusyResource => ({ fleet: f.ref, label: `Fleet '${f.ref.fleetName}'`, provisioningState: f.provisioningState, lastOperationId: f.lastOperationId });
+const busyFleet = (f: FleetRecord): BusyResource => ({
+  fleet: f.ref,
+  label: `Fleet '${f.ref.fleetName}'`,
+  provisioningState: f.provisioningState,
+  lastOperationId: f.lastOperationId,
+});
 
 /** Records a change to an existing fleet together with the operation that converges it. */
 async function changeFleet(deps: AppDeps, existing: Stored<FleetRecord>, kind: OperationKind, patch: Partial<FleetRecord>, ctx: RequestContext) {
@@ -39,7 +60,11 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
   const tags = body.tags ?? {};
   if (body.properties?.hubProfile) {
     // A user asking for a hub expects a hub cluster; silently making a hubless fleet would mislead.
-    throw badRequest('HubNotSupported', 'Fleets with a hub cluster (properties.hubProfile) are not supported: this service runs no hub clusters. Create the fleet without properties.hubProfile.', 'properties.hubProfile');
+    throw badRequest(
+      'HubNotSupported',
+      'Fleets with a hub cluster (properties.hubProfile) are not supported: this service runs no hub clusters. Create the fleet without properties.hubProfile.',
+      'properties.hubProfile',
+    );
   }
   const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
   checkPreconditions(existing?.value.eTag, ctx);
@@ -48,7 +73,11 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
   if (existing) {
     const current = existing.value;
     if (current.location !== location) {
-      throw badRequest('InvalidResourceLocation', `The resource '${ref.fleetName}' already exists in location '${current.location}'; a fleet cannot move to '${location}'.`, 'location');
+      throw badRequest(
+        'InvalidResourceLocation',
+        `The resource '${ref.fleetName}' already exists in location '${current.location}'; a fleet cannot move to '${location}'.`,
+        'location',
+      );
     }
     if (fleetIsBusy(current.provisioningState)) {
       const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
@@ -103,7 +132,11 @@ export async function deleteFleet(deps: AppDeps, ref: FleetRef, ctx: RequestCont
 export async function listFleetCredentials(deps: AppDeps, ref: FleetRef, ctx: RequestContext): Promise<ApiResult> {
   const { fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
   if (!fleet) throw fleetNotFound(ref);
-  throw new ArmError('HubNotAvailable', 400, `Fleet '${ref.fleetName}' has no hub cluster, so it has no kubeconfig to list. This service does not run hub clusters yet.`);
+  throw new ArmError(
+    'HubNotAvailable',
+    400,
+    `Fleet '${ref.fleetName}' has no hub cluster, so it has no kubeconfig to list. This service does not run hub clusters yet.`,
+  );
 }
 
 export function assertFleetAcceptsMembers(fleet: FleetRecord): void {

@@ -1,19 +1,33 @@
-import { checkName, memberId, type FleetRef, type MemberRef } from '../domain/armIds.js';
+import { checkName, type FleetRef, type MemberRef, memberId } from '../domain/armIds.js';
 import { badRequest, notFound } from '../domain/errors.js';
 import { parseMemberClusterId } from '../domain/membership.js';
-import { memberIsBusy, type FleetRecord, type MemberRecord, type OperationKind } from '../domain/model.js';
+import { type FleetRecord, type MemberRecord, memberIsBusy, type OperationKind } from '../domain/model.js';
 import { memberPatchBody, memberPutBody, parseBody } from '../domain/requests.js';
 import { memberToArm } from '../domain/wire.js';
 import { ConcurrencyError, type Stored } from '../ports.js';
-import { accept, checkPreconditions, createdBy, modifiedBy, newETag, newOperation, resumeOrRefuse, type ApiResult, type AppDeps, type BusyResource, type RequestContext } from './context.js';
+import {
+  type ApiResult,
+  type AppDeps,
+  accept,
+  type BusyResource,
+  checkPreconditions,
+  createdBy,
+  modifiedBy,
+  newETag,
+  newOperation,
+  type RequestContext,
+  resumeOrRefuse,
+} from './context.js';
 import { assertFleetAcceptsMembers, fleetNotFound } from './fleets.js';
 
 const sameLabels = (a: Record<string, string> = {}, b: Record<string, string> = {}) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
-
 const memberNotFound = (ref: MemberRef) =>
-  notFound('ResourceNotFound', `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}/members/${ref.memberName}' under resource group '${ref.resourceGroup}' was not found.`);
+  notFound(
+    'ResourceNotFound',
+    `The Resource 'Microsoft.ContainerService/fleets/${ref.fleetName}/members/${ref.memberName}' under resource group '${ref.resourceGroup}' was not found.`,
+  );
 
 const parentNotFound = (ref: FleetRef) =>
   notFound('ParentResourceNotFound', `Can not perform requested operation on nested resource. Parent resource '${ref.fleetName}' not found.`);
@@ -39,7 +53,12 @@ export async function listMembers(deps: AppDeps, ref: FleetRef, continuationToke
   return { items: page.items.map(memberToArm), continuationToken: page.continuationToken };
 }
 
-const busyMember = (m: MemberRecord): BusyResource => ({ fleet: fleetOf(m.ref), label: `Member '${m.ref.memberName}'`, provisioningState: m.provisioningState, lastOperationId: m.lastOperationId });
+const busyMember = (m: MemberRecord): BusyResource => ({
+  fleet: fleetOf(m.ref),
+  label: `Member '${m.ref.memberName}'`,
+  provisioningState: m.provisioningState,
+  lastOperationId: m.lastOperationId,
+});
 
 const fleetOf = (ref: MemberRef): FleetRef => ({ subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, fleetName: ref.fleetName });
 
@@ -48,7 +67,14 @@ function startOperation(kind: OperationKind, fleet: FleetRecord, ref: MemberRef,
 }
 
 /** Records a change to an existing member together with the operation that converges it. */
-async function changeMember(deps: AppDeps, fleet: FleetRecord, existing: Stored<MemberRecord>, kind: OperationKind, patch: Partial<MemberRecord>, ctx: RequestContext) {
+async function changeMember(
+  deps: AppDeps,
+  fleet: FleetRecord,
+  existing: Stored<MemberRecord>,
+  kind: OperationKind,
+  patch: Partial<MemberRecord>,
+  ctx: RequestContext,
+) {
   const current = existing.value;
   const now = deps.now().toISOString();
   const op = startOperation(kind, fleet, current.ref, now);
@@ -84,7 +110,11 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
   if (existing) {
     const current = existing.value;
     if (current.clusterResourceId.toLowerCase() !== body.properties.clusterResourceId.toLowerCase()) {
-      throw badRequest('PropertyChangeNotAllowed', `properties.clusterResourceId is set when the member is created and cannot change (it is '${current.clusterResourceId}'). Delete the member and create it again to join another cluster.`, 'properties.clusterResourceId');
+      throw badRequest(
+        'PropertyChangeNotAllowed',
+        `properties.clusterResourceId is set when the member is created and cannot change (it is '${current.clusterResourceId}'). Delete the member and create it again to join another cluster.`,
+        'properties.clusterResourceId',
+      );
     }
     if (memberIsBusy(current.provisioningState)) {
       const same = current.provisioningState !== 'Leaving' && current.group === group && sameLabels(current.labels, labels);
@@ -92,7 +122,14 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
       return { status: 200, body: memberToArm(current), operation: op };
     }
     // Re-running create is how a user tells the fleet a cluster's identity changed: the worker re-reads the cluster.
-    const { next, op } = await changeMember(deps, fleet.value, existing, 'member.createOrUpdate', { group, labels, provisioningState: current.joined ? 'Updating' : 'Joining' }, ctx);
+    const { next, op } = await changeMember(
+      deps,
+      fleet.value,
+      existing,
+      'member.createOrUpdate',
+      { group, labels, provisioningState: current.joined ? 'Updating' : 'Joining' },
+      ctx,
+    );
     return { status: 200, body: memberToArm(next), operation: op };
   }
 
@@ -103,7 +140,15 @@ export async function putMember(deps: AppDeps, ref: MemberRef, rawBody: unknown,
 }
 
 /** Records a new member and its join; undefined if the member already exists. */
-async function createMember(deps: AppDeps, fleet: FleetRecord, ref: MemberRef, clusterResourceId: string, group: string | undefined, labels: Record<string, string>, ctx: RequestContext): Promise<ApiResult | undefined> {
+async function createMember(
+  deps: AppDeps,
+  fleet: FleetRecord,
+  ref: MemberRef,
+  clusterResourceId: string,
+  group: string | undefined,
+  labels: Record<string, string>,
+  ctx: RequestContext,
+): Promise<ApiResult | undefined> {
   const now = deps.now().toISOString();
   const op = startOperation('member.createOrUpdate', fleet, ref, now);
   const created: MemberRecord = {

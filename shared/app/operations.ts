@@ -15,13 +15,25 @@ async function readOperation(deps: AppDeps, subscriptionId: string, location: st
 }
 
 /** The Azure-AsyncOperation status monitor: always 200 with the operation's status. */
-export async function getOperationStatus(deps: AppDeps, subscriptionId: string, location: string, operationId: string, ctx: RequestContext): Promise<ApiResult> {
+export async function getOperationStatus(
+  deps: AppDeps,
+  subscriptionId: string,
+  location: string,
+  operationId: string,
+  ctx: RequestContext,
+): Promise<ApiResult> {
   const op = await readOperation(deps, subscriptionId, location, operationId, ctx);
   return { status: 200, body: operationToArm(op) };
 }
 
 /** The Location monitor: 202 while running, then what the operation produced (or its error). */
-export async function getOperationResult(deps: AppDeps, subscriptionId: string, location: string, operationId: string, ctx: RequestContext): Promise<ApiResult> {
+export async function getOperationResult(
+  deps: AppDeps,
+  subscriptionId: string,
+  location: string,
+  operationId: string,
+  ctx: RequestContext,
+): Promise<ApiResult> {
   const op = await readOperation(deps, subscriptionId, location, operationId, ctx);
   if (op.status === 'InProgress') return { status: 202, operation: op };
   if (op.status !== 'Succeeded') {

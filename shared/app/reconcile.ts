@@ -2,13 +2,23 @@
 // converged"; the worker reads the desired state and the operation, converges, and records the
 // result in one transaction. A duplicate, late or superseded message finds the operation already
 // terminal (or no longer the resource's current one) and does nothing.
-import { ArmError } from '../domain/errors.js';
-import { fleetCommandSchema, type FleetCommand } from '../domain/commands.js';
-import { checkJoin, parseMemberClusterId } from '../domain/membership.js';
+
 import { fleetId, memberId } from '../domain/armIds.js';
-import { fleetIsBusy, memberIsBusy, type FleetRecord, type MemberRecord, type OperationError, type OperationKind, type OperationRecord, type OperationStatus } from '../domain/model.js';
-import { ConcurrencyError, type Change, type FleetPartition, type Stored } from '../ports.js';
-import { newETag, type AppDeps } from './context.js';
+import { type FleetCommand, fleetCommandSchema } from '../domain/commands.js';
+import { ArmError } from '../domain/errors.js';
+import { checkJoin, parseMemberClusterId } from '../domain/membership.js';
+import {
+  type FleetRecord,
+  fleetIsBusy,
+  type MemberRecord,
+  memberIsBusy,
+  type OperationError,
+  type OperationKind,
+  type OperationRecord,
+  type OperationStatus,
+} from '../domain/model.js';
+import { type Change, ConcurrencyError, type FleetPartition, type Stored } from '../ports.js';
+import { type AppDeps, newETag } from './context.js';
 
 export interface Delivery {
   /** 1 on the first delivery, as the Functions host counts. */
@@ -44,7 +54,11 @@ export async function handleFleetCommand(deps: AppDeps, message: unknown, delive
     // The last attempt records the failure, so a client polling the operation sees Failed rather
     // than InProgress for ever; the message then goes to the dead-letter queue.
     if (!(e instanceof ConcurrencyError) && delivery.deliveryCount >= delivery.maxDeliveryCount) {
-      await recordFailure(deps, command, { code: 'InternalServerError', message: `The operation failed after ${delivery.deliveryCount} attempts: ${(e as Error).message}`, httpStatus: 500 });
+      await recordFailure(deps, command, {
+        code: 'InternalServerError',
+        message: `The operation failed after ${delivery.deliveryCount} attempts: ${(e as Error).message}`,
+        httpStatus: 500,
+      });
     }
     throw e;
   }
@@ -91,7 +105,7 @@ async function runningOperation(deps: AppDeps, command: FleetCommand, part: Flee
     return busy ? { id: command.operationId, kind: command.kind } : undefined;
   }
   const { operation } = await deps.store.readFleet(command.fleet, { includeFleet: false, operationId: command.operationId, abortSignal });
-  if (!operation || operation.value.status !== 'InProgress') return undefined;
+  if (operation?.value.status !== 'InProgress') return undefined;
   return { id: operation.value.id, kind: operation.value.kind, version: operation.version, value: operation.value };
 }
 
@@ -145,7 +159,14 @@ function replaceFleet(fleet: Stored<FleetRecord>, patch: Partial<FleetRecord>): 
   return { op: 'replace', row: { kind: 'fleet', value: { ...fleet.value, ...patch, eTag: newETag() } }, version: fleet.version };
 }
 
-async function convergeFleet(deps: AppDeps, part: FleetPartition, op: Running, now: string, commit: (c: Change[]) => Promise<void>, cancel: () => Promise<void>) {
+async function convergeFleet(
+  deps: AppDeps,
+  part: FleetPartition,
+  op: Running,
+  now: string,
+  commit: (c: Change[]) => Promise<void>,
+  cancel: () => Promise<void>,
+) {
   const fleet = part.fleet;
   if (!fleet || fleet.value.lastOperationId !== op.id) return cancel();
   let tenantId = fleet.value.tenantId;
@@ -153,7 +174,13 @@ async function convergeFleet(deps: AppDeps, part: FleetPartition, op: Running, n
     // The fleet's tenant is its subscription's: members must come from the same tenant.
     const sub = await deps.directory.getSubscription(fleet.value.ref.subscriptionId);
     if (sub.state !== 'found') {
-      const error = toOperationError(new ArmError('SubscriptionNotFound', 404, `Subscription '${fleet.value.ref.subscriptionId}' was not found in the Microsoft Entra tenant this service runs in.`));
+      const error = toOperationError(
+        new ArmError(
+          'SubscriptionNotFound',
+          404,
+          `Subscription '${fleet.value.ref.subscriptionId}' was not found in the Microsoft Entra tenant this service runs in.`,
+        ),
+      );
       return commit([replaceFleet(fleet, { provisioningState: 'Failed', lastOperationError: publicError(error) }), finish(op, 'Failed', now, error)]);
     }
     tenantId = sub.tenantId;
@@ -183,7 +210,11 @@ async function convergeJoin(
     const claim = await deps.claims.claim(member.value.clusterResourceId, member.value.ref);
     if (!claim.claimed) {
       const o = claim.owner;
-      throw new ArmError('MemberClusterAlreadyInFleet', 409, `AKS cluster '${member.value.clusterResourceId}' is already member '${o.memberName}' of fleet '/subscriptions/${o.subscriptionId}/resourceGroups/${o.resourceGroup}/providers/Microsoft.ContainerService/fleets/${o.fleetName}'; a cluster can belong to one fleet only.`);
+      throw new ArmError(
+        'MemberClusterAlreadyInFleet',
+        409,
+        `AKS cluster '${member.value.clusterResourceId}' is already member '${o.memberName}' of fleet '/subscriptions/${o.subscriptionId}/resourceGroups/${o.resourceGroup}/providers/Microsoft.ContainerService/fleets/${o.fleetName}'; a cluster can belong to one fleet only.`,
+      );
     }
     return commit([replaceMember(member, { provisioningState: 'Succeeded', joined, lastOperationError: undefined }), finish(op, 'Succeeded', now)]);
   } catch (e) {
@@ -196,7 +227,7 @@ async function convergeJoin(
 async function recordFailure(deps: AppDeps, command: FleetCommand, error: OperationError): Promise<void> {
   const part = await deps.store.readFleet(command.fleet, { operationId: command.operationId, memberName: command.memberName });
   const operation = part.operation;
-  if (!operation || operation.value.status !== 'InProgress') return;
+  if (operation?.value.status !== 'InProgress') return;
   const op: Running = { id: operation.value.id, kind: operation.value.kind, version: operation.version };
   const now = deps.now().toISOString();
   const changes: Change[] = [finish(op, 'Failed', now, error)];

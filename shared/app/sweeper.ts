@@ -23,7 +23,10 @@ export async function sweepOperations(deps: AppDeps, options: SweepOptions): Pro
 
   let token: string | undefined;
   do {
-    const page = await deps.store.listOperations({ running: true, startedBefore: new Date(now - options.stuckAfterSeconds * 1000).toISOString() }, { pageSize: 100, continuationToken: token });
+    const page = await deps.store.listOperations(
+      { running: true, startedBefore: new Date(now - options.stuckAfterSeconds * 1000).toISOString() },
+      { pageSize: 100, continuationToken: token },
+    );
     for (const op of page.items) {
       await deps.queue.send(commandFor(op));
       resent++;
@@ -41,7 +44,10 @@ export async function sweepOperations(deps: AppDeps, options: SweepOptions): Pro
       byFleet.set(key, [...(byFleet.get(key) ?? []), op]);
     }
     for (const ops of byFleet.values()) {
-      await deps.store.commit(ops[0].fleet, ops.map((op) => ({ op: 'delete', kind: 'operation', name: op.id })));
+      await deps.store.commit(
+        ops[0].fleet,
+        ops.map((op) => ({ op: 'delete', kind: 'operation', name: op.id })),
+      );
       deleted += ops.length;
     }
   }

@@ -68,7 +68,11 @@ export function createArmDirectory(credential: TokenCredential, endpoint: string
         if (isRestError(e) && e.statusCode === 404) return undefined;
         // No role on the cluster's subscription: a setup problem the user must fix, not one to retry.
         if (isRestError(e) && e.statusCode === 403) {
-          throw new ArmError('MemberClusterNotAccessible', 403, `Fleet Manager may not read AKS cluster '${id.name}' in subscription ${id.subscriptionId} (${e.code ?? 'AuthorizationFailed'}). Grant its identity the Reader role on that subscription (README: Deploy to Azure).`);
+          throw new ArmError(
+            'MemberClusterNotAccessible',
+            403,
+            `Fleet Manager may not read AKS cluster '${id.name}' in subscription ${id.subscriptionId} (${e.code ?? 'AuthorizationFailed'}). Grant its identity the Reader role on that subscription (README: Deploy to Azure).`,
+          );
         }
         throw e;
       }

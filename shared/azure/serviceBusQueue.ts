@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ServiceBusClient } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/core-auth';
+import { ServiceBusClient } from '@azure/service-bus';
 import { queues } from '../config.js';
 import type { FleetRef } from '../domain/armIds.js';
 import type { CommandQueue } from '../ports.js';

@@ -6,14 +6,13 @@
 //   clusterclaims: PartitionKey = the member cluster's resource id, lower case, "/" -> ":"; RowKey "claim".
 import type { TokenCredential } from '@azure/core-auth';
 import { odata, RestError, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { tables } from '../config.js';
 import type { FleetRef, MemberRef } from '../domain/armIds.js';
 import { canonicalId } from '../domain/armIds.js';
 import type { FleetRecord, MemberRecord, OperationError, OperationRecord, OperationStatus } from '../domain/model.js';
-import { tables } from '../config.js';
 import {
-  ConcurrencyError,
-  type Change,
   type ClusterClaims,
+  ConcurrencyError,
   type FleetPartition,
   type FleetStore,
   type Page,
@@ -39,9 +38,12 @@ const opRow = (id: string) => `op:${id}`;
 
 function rowKeyOf(row: Row): string {
   switch (row.kind) {
-    case 'fleet': return 'fleet';
-    case 'member': return memberRow(row.value.ref.memberName);
-    case 'operation': return opRow(row.value.id);
+    case 'fleet':
+      return 'fleet';
+    case 'member':
+      return memberRow(row.value.ref.memberName);
+    case 'operation':
+      return opRow(row.value.id);
   }
 }
 
@@ -61,7 +63,16 @@ function operationOf(e: Entity): OperationRecord {
 
 function operationEntity(pk: string, op: OperationRecord): Entity {
   const { status, endTime, error, ...rest } = op;
-  return { partitionKey: pk, rowKey: opRow(op.id), kind: 'operation', data: JSON.stringify(rest), status, startTime: op.startTime, endTime: endTime ?? '', error: error ? JSON.stringify(error) : '' };
+  return {
+    partitionKey: pk,
+    rowKey: opRow(op.id),
+    kind: 'operation',
+    data: JSON.stringify(rest),
+    status,
+    startTime: op.startTime,
+    endTime: endTime ?? '',
+    error: error ? JSON.stringify(error) : '',
+  };
 }
 
 export type TableConnection = { connectionString: string } | { endpoint: string; credential: TokenCredential };
@@ -138,12 +149,22 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
       if (changes.length === 0) return;
       const pk = fleetPartitionKey(fleet);
       const actions: TransactionAction[] = changes.map((c): TransactionAction => {
-        if (c.op === 'delete') return ['delete', { partitionKey: pk, rowKey: c.kind === 'fleet' ? 'fleet' : c.kind === 'member' ? memberRow(c.name) : opRow(c.name) }];
+        if (c.op === 'delete')
+          return ['delete', { partitionKey: pk, rowKey: c.kind === 'fleet' ? 'fleet' : c.kind === 'member' ? memberRow(c.name) : opRow(c.name) }];
         if (c.op === 'finish') {
-          const columns = { partitionKey: pk, rowKey: opRow(c.operationId), status: c.status, endTime: c.endTime, error: c.error ? JSON.stringify(c.error) : '' };
+          const columns = {
+            partitionKey: pk,
+            rowKey: opRow(c.operationId),
+            status: c.status,
+            endTime: c.endTime,
+            error: c.error ? JSON.stringify(c.error) : '',
+          };
           return ['update', columns, 'Merge', { etag: c.version ?? '*' }];
         }
-        const entity: Entity = c.row.kind === 'operation' ? operationEntity(pk, c.row.value) : { partitionKey: pk, rowKey: rowKeyOf(c.row), kind: c.row.kind, data: JSON.stringify(c.row.value) };
+        const entity: Entity =
+          c.row.kind === 'operation'
+            ? operationEntity(pk, c.row.value)
+            : { partitionKey: pk, rowKey: rowKeyOf(c.row), kind: c.row.kind, data: JSON.stringify(c.row.value) };
         return c.op === 'create' ? ['create', entity] : ['update', entity, 'Replace', { etag: c.version }];
       });
       try {
@@ -162,13 +183,13 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
   };
 }
 
-async function pageOf<T>(client: TableClient, filter: string, page: PageOptions, valueOf: (e: Entity) => T): Promise<Page<T>> {
+async function pageOf<T>(client: TableClient, filter: string, page: PageOptions, toValue: (e: Entity) => T): Promise<Page<T>> {
   const iterator = client
     .listEntities<Entity>({ queryOptions: { filter }, abortSignal: page.abortSignal })
     .byPage({ maxPageSize: page.pageSize, continuationToken: page.continuationToken });
   const next = await iterator.next();
   if (next.done || !next.value) return { items: [] };
-  const items = next.value.map(valueOf);
+  const items = next.value.map(toValue);
   return { items, continuationToken: next.value.continuationToken };
 }
 

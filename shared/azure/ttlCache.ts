@@ -2,7 +2,11 @@
  * Remembers the answers of `load` for `ttlMs`, and shares one lookup among concurrent callers of
  * the same key. Only answers `keep` accepts are remembered: a failure or a "not found" is asked again.
  */
-export function cacheFor<V>(ttlMs: number, load: (key: string) => Promise<V>, options: { keep?: (value: V) => boolean; maxEntries?: number; now?: () => number } = {}) {
+export function cacheFor<V>(
+  ttlMs: number,
+  load: (key: string) => Promise<V>,
+  options: { keep?: (value: V) => boolean; maxEntries?: number; now?: () => number } = {},
+) {
   const { keep = () => true, maxEntries = 1000, now = Date.now } = options;
   const entries = new Map<string, { value: Promise<V>; until: number }>();
   const forget = (key: string, value: Promise<V>) => {

@@ -30,7 +30,8 @@ export interface ResourceId {
 }
 
 export function checkSubscriptionId(subscriptionId: string): string {
-  if (!guidRule.test(subscriptionId)) throw badRequest('InvalidSubscriptionId', `The provided subscription identifier '${subscriptionId}' is malformed or invalid.`);
+  if (!guidRule.test(subscriptionId))
+    throw badRequest('InvalidSubscriptionId', `The provided subscription identifier '${subscriptionId}' is malformed or invalid.`);
   return subscriptionId.toLowerCase();
 }
 
@@ -65,8 +66,7 @@ export function memberRef(subscriptionId: string, resourceGroup: string, fleetNa
   return { ...fleetRef(subscriptionId, resourceGroup, fleetName), memberName: checkName('member', memberName) };
 }
 
-export const fleetId = (f: FleetRef) =>
-  `/subscriptions/${f.subscriptionId}/resourceGroups/${f.resourceGroup}/providers/${fleetType}/${f.fleetName}`;
+export const fleetId = (f: FleetRef) => `/subscriptions/${f.subscriptionId}/resourceGroups/${f.resourceGroup}/providers/${fleetType}/${f.fleetName}`;
 export const memberId = (m: MemberRef) => `${fleetId(m)}/members/${m.memberName}`;
 
 /** Parses `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}`; undefined when it is not one. */

@@ -1,4 +1,4 @@
-import { managedClusterType, connectedClusterType, parseResourceId, resourceTypeOf, type ResourceId } from './armIds.js';
+import { connectedClusterType, managedClusterType, parseResourceId, type ResourceId, resourceTypeOf } from './armIds.js';
 import { ArmError, badRequest } from './errors.js';
 import type { FleetRecord, JoinedCluster, MemberRecord } from './model.js';
 
@@ -16,14 +16,26 @@ export type SubscriptionLookup = { state: 'found'; tenantId: string } | { state:
 export function parseMemberClusterId(clusterResourceId: string): ResourceId {
   const id = parseResourceId(clusterResourceId);
   if (!id) {
-    throw badRequest('InvalidMemberClusterResourceId', `'${clusterResourceId}' is not an Azure resource id of the form /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}.`, 'properties.clusterResourceId');
+    throw badRequest(
+      'InvalidMemberClusterResourceId',
+      `'${clusterResourceId}' is not an Azure resource id of the form /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}.`,
+      'properties.clusterResourceId',
+    );
   }
   const type = resourceTypeOf(id).toLowerCase();
   if (type === connectedClusterType.toLowerCase()) {
-    throw badRequest('InvalidMemberClusterResourceId', `'${clusterResourceId}' is an Azure Arc-enabled cluster; only existing AKS clusters (${managedClusterType}) can join a fleet.`, 'properties.clusterResourceId');
+    throw badRequest(
+      'InvalidMemberClusterResourceId',
+      `'${clusterResourceId}' is an Azure Arc-enabled cluster; only existing AKS clusters (${managedClusterType}) can join a fleet.`,
+      'properties.clusterResourceId',
+    );
   }
   if (type !== managedClusterType.toLowerCase()) {
-    throw badRequest('InvalidMemberClusterResourceId', `'${clusterResourceId}' is a ${resourceTypeOf(id)}; only existing AKS clusters (${managedClusterType}) can join a fleet.`, 'properties.clusterResourceId');
+    throw badRequest(
+      'InvalidMemberClusterResourceId',
+      `'${clusterResourceId}' is a ${resourceTypeOf(id)}; only existing AKS clusters (${managedClusterType}) can join a fleet.`,
+      'properties.clusterResourceId',
+    );
   }
   return id;
 }
@@ -53,20 +65,40 @@ export interface JoinInput {
 export function checkJoin(input: JoinInput): JoinedCluster {
   const { fleet, member, cluster, subscription } = input;
   if (fleet.provisioningState !== 'Succeeded' || !fleet.tenantId) {
-    throw new ArmError('FleetNotReady', 409, `Fleet '${fleet.ref.fleetName}' is ${fleet.provisioningState}; members can join only a fleet that provisioned successfully.`);
+    throw new ArmError(
+      'FleetNotReady',
+      409,
+      `Fleet '${fleet.ref.fleetName}' is ${fleet.provisioningState}; members can join only a fleet that provisioned successfully.`,
+    );
   }
   if (subscription.state === 'otherTenant' || (subscription.state === 'found' && subscription.tenantId !== fleet.tenantId)) {
-    throw new ArmError('CrossTenantMember', 400, `Cluster '${member.clusterResourceId}' is in a subscription outside the fleet's Microsoft Entra tenant ${fleet.tenantId}; members must be in the same tenant as the fleet.`);
+    throw new ArmError(
+      'CrossTenantMember',
+      400,
+      `Cluster '${member.clusterResourceId}' is in a subscription outside the fleet's Microsoft Entra tenant ${fleet.tenantId}; members must be in the same tenant as the fleet.`,
+    );
   }
   if (subscription.state === 'notFound' || !cluster) {
-    throw new ArmError('MemberClusterNotFound', 404, `AKS cluster '${member.clusterResourceId}' was not found${subscription.state === 'notFound' ? `, and neither was its subscription: it does not exist, or Fleet Manager's identity has no Reader role there` : ''}. Only existing AKS clusters can join a fleet.`);
+    throw new ArmError(
+      'MemberClusterNotFound',
+      404,
+      `AKS cluster '${member.clusterResourceId}' was not found${subscription.state === 'notFound' ? `, and neither was its subscription: it does not exist, or Fleet Manager's identity has no Reader role there` : ''}. Only existing AKS clusters can join a fleet.`,
+    );
   }
   const principal = clusterPrincipal(cluster);
   if (!principal) {
-    throw new ArmError('MemberClusterIdentityMissing', 400, `AKS cluster '${member.clusterResourceId}' has no managed identity; a member agent needs one to authenticate to the fleet.`);
+    throw new ArmError(
+      'MemberClusterIdentityMissing',
+      400,
+      `AKS cluster '${member.clusterResourceId}' has no managed identity; a member agent needs one to authenticate to the fleet.`,
+    );
   }
   if (!member.joined && input.otherJoined >= input.memberLimit) {
-    throw new ArmError('MemberLimitReached', 400, `Fleet '${fleet.ref.fleetName}' already has ${input.otherJoined} members; a fleet holds at most ${input.memberLimit}.`);
+    throw new ArmError(
+      'MemberLimitReached',
+      400,
+      `Fleet '${fleet.ref.fleetName}' already has ${input.otherJoined} members; a fleet holds at most ${input.memberLimit}.`,
+    );
   }
   const identityChanged = member.joined?.principalId !== principal.principalId;
   return {

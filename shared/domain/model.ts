@@ -59,13 +59,7 @@ export interface MemberRecord {
   systemData: SystemData;
 }
 
-export type OperationKind =
-  | 'fleet.createOrUpdate'
-  | 'fleet.update'
-  | 'fleet.delete'
-  | 'member.createOrUpdate'
-  | 'member.update'
-  | 'member.delete';
+export type OperationKind = 'fleet.createOrUpdate' | 'fleet.update' | 'fleet.delete' | 'member.createOrUpdate' | 'member.update' | 'member.delete';
 
 export interface OperationError extends ErrorDetail {
   /** The status a client polling the operation's Location sees for this failure. */

@@ -9,7 +9,10 @@ export const fleetPutBody = z
   .object({
     location: z.string().min(1, 'location is required'),
     tags: tags.optional(),
-    identity: z.object({ type: z.enum(['None']) }).loose().optional(),
+    identity: z
+      .object({ type: z.enum(['None']) })
+      .loose()
+      .optional(),
     properties: z.object({ hubProfile: z.unknown().optional() }).loose().optional(),
   })
   .loose();
@@ -17,7 +20,10 @@ export const fleetPutBody = z
 export const fleetPatchBody = z
   .object({
     tags: tags.optional(),
-    identity: z.object({ type: z.enum(['None']) }).loose().optional(),
+    identity: z
+      .object({ type: z.enum(['None']) })
+      .loose()
+      .optional(),
   })
   .loose();
 
@@ -33,8 +39,18 @@ const validLabelKey = (k: string) => {
 const labels = z.record(z.string(), z.string()).superRefine((l, ctx) => {
   if (Object.keys(l).length > 100) ctx.addIssue({ code: 'custom', message: 'at most 100 labels' });
   for (const [key, value] of Object.entries(l)) {
-    if (!validLabelKey(key)) ctx.addIssue({ code: 'custom', path: [key], message: `'${key}' is not a label key: label keys are [prefix/]name, a name of 1-63 letters, digits, '-', '_' or '.' starting and ending alphanumeric, and an optional DNS-subdomain prefix` });
-    else if (value !== '' && !labelName.test(value)) ctx.addIssue({ code: 'custom', path: [key], message: `'${value}' is not a label value: label values are empty or 1-63 letters, digits, '-', '_' or '.' starting and ending alphanumeric` });
+    if (!validLabelKey(key))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `'${key}' is not a label key: label keys are [prefix/]name, a name of 1-63 letters, digits, '-', '_' or '.' starting and ending alphanumeric, and an optional DNS-subdomain prefix`,
+      });
+    else if (value !== '' && !labelName.test(value))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `'${value}' is not a label value: label values are empty or 1-63 letters, digits, '-', '_' or '.' starting and ending alphanumeric`,
+      });
   }
 });
 
@@ -63,9 +79,10 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   if (!result.success) {
     const issue = result.error.issues[0];
     const path = issue.path.join('.');
-    const message = issue.code === 'invalid_value' && path.endsWith('identity.type')
-      ? `identity.type: only 'None' is supported; this service does not create managed identities for fleets.`
-      : `${path ? `${path}: ` : ''}${issue.message}`;
+    const message =
+      issue.code === 'invalid_value' && path.endsWith('identity.type')
+        ? `identity.type: only 'None' is supported; this service does not create managed identities for fleets.`
+        : `${path ? `${path}: ` : ''}${issue.message}`;
     throw badRequest('InvalidRequestContent', `The request content was invalid: ${message}`, path || undefined);
   }
   return result.data;

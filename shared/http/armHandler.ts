@@ -3,13 +3,13 @@
 // and the error body. No handler builds an error body by hand.
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { ApiResult, RequestContext } from '../app/context.js';
 import { supportedApiVersions } from '../config.js';
 import { checkAccess } from '../domain/access.js';
 import { ArmError, badRequest } from '../domain/errors.js';
 import { operationResultPath, operationStatusPath } from '../domain/wire.js';
-import type { ApiResult, RequestContext } from '../app/context.js';
 import { ConcurrencyError } from '../ports.js';
-import { runtime, type Runtime } from '../runtime.js';
+import { type Runtime, runtime } from '../runtime.js';
 
 export interface ArmRequest {
   params: Record<string, string>;
@@ -29,7 +29,11 @@ type Outcome = ApiResult | ListResult;
 export type ArmOperation = (req: ArmRequest, rt: Runtime) => Promise<Outcome>;
 
 function checkApiVersion(version: string | null): void {
-  if (!version) throw badRequest('MissingApiVersionParameter', `The api-version query parameter (?api-version=) is required for all requests. Supported: ${supportedApiVersions.join(', ')}.`);
+  if (!version)
+    throw badRequest(
+      'MissingApiVersionParameter',
+      `The api-version query parameter (?api-version=) is required for all requests. Supported: ${supportedApiVersions.join(', ')}.`,
+    );
   if (!supportedApiVersions.includes(version)) {
     throw badRequest('InvalidApiVersionParameter', `The api-version '${version}' is invalid. The supported versions are '${supportedApiVersions.join(', ')}'.`);
   }
@@ -75,7 +79,11 @@ export function armHandler(operation: ArmOperation) {
         return { status: e.status, headers, jsonBody: { error: { code: e.code, message: e.message, ...(e.target ? { target: e.target } : {}) } } };
       }
       context.error(`request ${requestId} ${req.method} ${req.url} failed`, e);
-      return { status: 500, headers: common, jsonBody: { error: { code: 'InternalServerError', message: `The server had an error processing request ${requestId}.` } } };
+      return {
+        status: 500,
+        headers: common,
+        jsonBody: { error: { code: 'InternalServerError', message: `The server had an error processing request ${requestId}.` } },
+      };
     }
   };
 }

@@ -8,7 +8,11 @@ const stack = useStack({ FLEET_AUTH_READ_ROLES: 'Fleet.Read', FLEET_AUTH_WRITE_R
 
 it('refuses a write without a write role with 403, and lets the reader read', async () => {
   const client = fleetClient(stack.env);
-  await expect(client.fleets.create('rg', 'guarded', { location: 'eastus' })).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed', message: expect.stringContaining("'Fleet.Admin'") });
+  await expect(client.fleets.create('rg', 'guarded', { location: 'eastus' })).rejects.toMatchObject({
+    statusCode: 403,
+    code: 'AuthorizationFailed',
+    message: expect.stringContaining("'Fleet.Admin'"),
+  });
   const del = await arm(stack.env, 'DELETE', fleetPath('rg', 'guarded'));
   expect(del.status).toBe(403);
   // Reading is allowed, and shows nothing was created.

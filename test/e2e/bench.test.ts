@@ -5,7 +5,15 @@ import { expect, it } from 'vitest';
 
 it('a join costs 5 Table Storage requests, 1 Service Bus message and 1 ARM read', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['dist/bench/joins.js'], {
-    env: { ...process.env, BENCH_MEMBERS: '60', BENCH_FLEETS: '3', BENCH_CONCURRENCY: '6', BENCH_POLL_MS: '100', BENCH_WARMUP: '20', FLEET_LOCAL_DIR: process.env.FLEET_TEST_DIR },
+    env: {
+      ...process.env,
+      BENCH_MEMBERS: '60',
+      BENCH_FLEETS: '3',
+      BENCH_CONCURRENCY: '6',
+      BENCH_POLL_MS: '100',
+      BENCH_WARMUP: '20',
+      FLEET_LOCAL_DIR: process.env.FLEET_TEST_DIR,
+    },
     timeout: 60_000,
   });
   expect(stdout).toContain('members joined:                 60 over 3 fleets');

@@ -6,7 +6,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { ServiceBusClient } from '@azure/service-bus';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTableStore } from '../../shared/azure/tableStore.js';
-import { arc, arm, eastus1, eastus2, fabrikam, fast, fleetClient, fleetPath, sub1, sub2, tokenFor, westeurope1, westeurope2, aks } from '../support/clients.js';
+import { aks, arc, arm, eastus1, eastus2, fabrikam, fast, fleetClient, fleetPath, sub1, sub2, tokenFor, westeurope1, westeurope2 } from '../support/clients.js';
 import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
@@ -66,7 +66,10 @@ describe('fleets', () => {
 
   it('refuses bad fleet requests with ARM errors and changes nothing', async () => {
     const path = fleetPath('rg-fleet', 'fleet-bad');
-    expect((await arm(stack.env, 'PUT', path, { body: { tags: {} } })).body.error).toMatchObject({ code: 'InvalidRequestContent', message: expect.stringContaining('location') });
+    expect((await arm(stack.env, 'PUT', path, { body: { tags: {} } })).body.error).toMatchObject({
+      code: 'InvalidRequestContent',
+      message: expect.stringContaining('location'),
+    });
     expect((await arm(stack.env, 'PUT', path, { rawBody: '{"location": ' })).status).toBe(400);
     const badName = await arm(stack.env, 'PUT', fleetPath('rg-fleet', 'Fleet_Bad'), { body: { location: 'eastus' } });
     expect(badName).toMatchObject({ status: 400, body: { error: { code: 'InvalidResourceName' } } });
@@ -143,7 +146,9 @@ describe('members', () => {
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'InvalidMemberClusterResourceId', message: expect.stringContaining('Arc') } } });
     await expect(client.fleetMembers.get('rg-fleet', 'fleet-members', 'arc')).rejects.toMatchObject({ statusCode: 404 });
     const vm = `/subscriptions/${sub1}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`;
-    expect((await arm(stack.env, 'PUT', `${fleetPath('rg-fleet', 'fleet-members')}/members/vm`, { body: { properties: { clusterResourceId: vm } } })).status).toBe(400);
+    expect(
+      (await arm(stack.env, 'PUT', `${fleetPath('rg-fleet', 'fleet-members')}/members/vm`, { body: { properties: { clusterResourceId: vm } } })).status,
+    ).toBe(400);
   });
 
   it('fails the join of a cluster that does not exist', async () => {
@@ -182,7 +187,10 @@ describe('members', () => {
     // The cluster's owner switches it to a user-assigned identity, through ARM.
     const aksClient = new ContainerServiceClient(new DefaultAzureCredential(), sub1, { endpoint: stack.env.ARM_ENDPOINT });
     const uai = `/subscriptions/${sub1}/resourceGroups/rg-eastus/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aks-eastus-2-id`;
-    const updated = await aksClient.managedClusters.createOrUpdate('rg-eastus', 'aks-eastus-2', { location: 'eastus', identity: { type: 'UserAssigned', userAssignedIdentities: { [uai]: {} } } });
+    const updated = await aksClient.managedClusters.createOrUpdate('rg-eastus', 'aks-eastus-2', {
+      location: 'eastus',
+      identity: { type: 'UserAssigned', userAssignedIdentities: { [uai]: {} } },
+    });
     const newPrincipal = updated.identity?.userAssignedIdentities?.[uai]?.principalId;
     expect(newPrincipal).toBeTruthy();
     expect(await recorded()).toBe('11111111-1111-4111-8111-000000000002');
@@ -194,11 +202,18 @@ describe('members', () => {
 
   it('refuses bad member requests and changes nothing', async () => {
     const base = `${fleetPath('rg-fleet', 'fleet-members')}/members`;
-    const missingFleet = await arm(stack.env, 'PUT', `${fleetPath('rg-fleet', 'no-fleet')}/members/m`, { body: { properties: { clusterResourceId: eastus1 } } });
+    const missingFleet = await arm(stack.env, 'PUT', `${fleetPath('rg-fleet', 'no-fleet')}/members/m`, {
+      body: { properties: { clusterResourceId: eastus1 } },
+    });
     expect(missingFleet).toMatchObject({ status: 404, body: { error: { code: 'ParentResourceNotFound' } } });
     expect((await arm(stack.env, 'PUT', `${base}/m1`, { body: { properties: {} } })).body.error.code).toBe('InvalidRequestContent');
-    expect((await arm(stack.env, 'PUT', `${base}/m1`, { body: { properties: { clusterResourceId: 'not-an-id' } } })).body.error.code).toBe('InvalidMemberClusterResourceId');
-    expect((await arm(stack.env, 'PUT', `${base}/m1`, { body: { properties: { clusterResourceId: eastus2, group: 'Bad Group' } } })).body.error).toMatchObject({ code: 'InvalidResourceName', target: 'properties.group' });
+    expect((await arm(stack.env, 'PUT', `${base}/m1`, { body: { properties: { clusterResourceId: 'not-an-id' } } })).body.error.code).toBe(
+      'InvalidMemberClusterResourceId',
+    );
+    expect((await arm(stack.env, 'PUT', `${base}/m1`, { body: { properties: { clusterResourceId: eastus2, group: 'Bad Group' } } })).body.error).toMatchObject({
+      code: 'InvalidResourceName',
+      target: 'properties.group',
+    });
     const move = await arm(stack.env, 'PUT', `${base}/west-1`, { body: { properties: { clusterResourceId: westeurope2 } } });
     expect(move).toMatchObject({ status: 400, body: { error: { code: 'PropertyChangeNotAllowed' } } });
     const west = await client.fleetMembers.get('rg-fleet', 'fleet-members', 'west-1');
@@ -220,23 +235,28 @@ describe('long-running operations polled by Location', () => {
   const pollLocation = async (location: string) => {
     const token = await tokenFor(stack.env, stack.env.FLEET_API);
     const seen: number[] = [];
-    const final = await until(async () => {
-      const res = await fetch(location, { headers: { authorization: `Bearer ${token}` } });
-      seen.push(res.status);
-      if (res.status === 202) {
-        expect(res.headers.get('location')).toBe(location);
-        return undefined;
-      }
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    }, { within: 10_000, every: 20, what: 'the Location monitor to finish' });
+    const final = await until(
+      async () => {
+        const res = await fetch(location, { headers: { authorization: `Bearer ${token}` } });
+        seen.push(res.status);
+        if (res.status === 202) {
+          expect(res.headers.get('location')).toBe(location);
+          return undefined;
+        }
+        const text = await res.text();
+        return { status: res.status, body: text ? JSON.parse(text) : undefined };
+      },
+      { within: 10_000, every: 20, what: 'the Location monitor to finish' },
+    );
     return { final, seen };
   };
 
   it('answers 202 while running, then the resource (PATCH), 204 (DELETE) or the error', async () => {
     await client.fleets.create('rg-fleet', 'fleet-location', { location: 'eastus' }, fast);
     const member = `${fleetPath('rg-fleet', 'fleet-location')}/members/m`;
-    await client.fleetMembers.create('rg-fleet', 'fleet-location', 'm', { properties: { clusterResourceId: aks(sub2, 'rg-westeurope', 'nowhere') } }, fast).catch(() => undefined);
+    await client.fleetMembers
+      .create('rg-fleet', 'fleet-location', 'm', { properties: { clusterResourceId: aks(sub2, 'rg-westeurope', 'nowhere') } }, fast)
+      .catch(() => undefined);
 
     const patch = await arm(stack.env, 'PATCH', member, { body: { properties: { group: 'g1' } } });
     expect(patch.status).toBe(202);
@@ -248,7 +268,9 @@ describe('long-running operations polled by Location', () => {
     expect((await pollLocation(del.headers.get('location')!)).final.status).toBe(204);
 
     // A failed operation's result is its error, with the error's status.
-    const failing = await arm(stack.env, 'PUT', `${fleetPath('rg-fleet', 'fleet-location')}/members/f`, { body: { properties: { clusterResourceId: aks(sub2, 'rg-westeurope', 'nowhere') } } });
+    const failing = await arm(stack.env, 'PUT', `${fleetPath('rg-fleet', 'fleet-location')}/members/f`, {
+      body: { properties: { clusterResourceId: aks(sub2, 'rg-westeurope', 'nowhere') } },
+    });
     const result = failing.headers.get('azure-asyncoperation')!.replace('/operationStatuses/', '/operationResults/');
     expect((await pollLocation(result)).final).toMatchObject({ status: 404, body: { error: { code: 'MemberClusterNotFound' } } });
 
@@ -264,7 +286,9 @@ describe('long-running operations polled by Location', () => {
     const other = status.replace(sub1, sub2);
     const token = await tokenFor(stack.env, stack.env.FLEET_API);
     expect((await fetch(other, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
-    expect((await fetch(status.replace(/operationStatuses\/[^?]+/, 'operationStatuses/nope'), { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect((await fetch(status.replace(/operationStatuses\/[^?]+/, 'operationStatuses/nope'), { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      404,
+    );
     expect((await fetch(status, { headers: {} })).status).toBe(401);
   });
 });
@@ -279,11 +303,14 @@ describe('commands', () => {
     // Either both got the one operation (201 + 200), or the second saw it finished and started its own.
     expect(statuses[0]).toBe(200);
     const op = first.headers.get('azure-asyncoperation')!;
-    const status = await until(async () => {
-      const res = await fetch(op, { headers: { authorization: `Bearer ${await tokenFor(stack.env, stack.env.FLEET_API)}` } });
-      const s = (await res.json()) as { status: string };
-      return s.status !== 'InProgress' && s;
-    }, { within: 10_000, what: 'the operation to finish' });
+    const status = await until(
+      async () => {
+        const res = await fetch(op, { headers: { authorization: `Bearer ${await tokenFor(stack.env, stack.env.FLEET_API)}` } });
+        const s = (await res.json()) as { status: string };
+        return s.status !== 'InProgress' && s;
+      },
+      { within: 10_000, what: 'the operation to finish' },
+    );
     // aks-westeurope-1 already belongs to fleet-members, so the join fails; what matters is that it finished once.
     expect(['Succeeded', 'Failed']).toContain(status.status);
 
@@ -293,7 +320,12 @@ describe('commands', () => {
     const sender = bus.createSender('fleet-commands');
     const operationId = before.properties!.status!.lastOperationId!;
     await sender.sendMessages({
-      body: { operationId, kind: 'member.createOrUpdate', fleet: { subscriptionId: sub1, resourceGroup: 'rg-fleet', fleetName: 'fleet-idem' }, memberName: 'm' },
+      body: {
+        operationId,
+        kind: 'member.createOrUpdate',
+        fleet: { subscriptionId: sub1, resourceGroup: 'rg-fleet', fleetName: 'fleet-idem' },
+        memberName: 'm',
+      },
       messageId: `late-${operationId}`,
       sessionId: `${sub1}:rg-fleet:fleet-idem`,
     });
@@ -307,7 +339,10 @@ describe('commands', () => {
     const bus = new ServiceBusClient(stack.env.SERVICEBUS_CONNECTION_STRING);
     await bus.createSender('fleet-commands').sendMessages({ body: { not: 'a command' }, messageId: 'poison-1', sessionId: 'poison' });
     const dlq = bus.createReceiver('fleet-commands', { subQueueType: 'deadLetter' });
-    const dead = await until(async () => (await dlq.receiveMessages(1, { maxWaitTimeInMs: 500 }))[0], { within: 20_000, what: 'the poison message in the dead-letter queue' });
+    const dead = await until(async () => (await dlq.receiveMessages(1, { maxWaitTimeInMs: 500 }))[0], {
+      within: 20_000,
+      what: 'the poison message in the dead-letter queue',
+    });
     expect(dead.messageId).toBe('poison-1');
     expect(dead.deadLetterReason).toBe('MaxDeliveryCountExceeded');
     await dlq.completeMessage(dead);

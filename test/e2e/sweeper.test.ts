@@ -17,15 +17,44 @@ it('sends the command of an operation left running again, and the join completes
   // What an accepted PUT leaves behind when the process dies before the Service Bus send.
   const opId = newOperationId(fleet);
   const at = new Date(Date.now() - 5000).toISOString();
-  const sys = { createdBy: 'someone', createdByType: 'User' as const, createdAt: at, lastModifiedBy: 'someone', lastModifiedByType: 'User' as const, lastModifiedAt: at };
+  const sys = {
+    createdBy: 'someone',
+    createdByType: 'User' as const,
+    createdAt: at,
+    lastModifiedBy: 'someone',
+    lastModifiedByType: 'User' as const,
+    lastModifiedAt: at,
+  };
   await store.commit(fleet, [
-    { op: 'create', row: { kind: 'member', value: { ref: { ...fleet, memberName: 'lost' }, clusterResourceId: eastus1, provisioningState: 'Joining', lastOperationId: opId, eTag: '"x"', systemData: sys } } },
-    { op: 'create', row: { kind: 'operation', value: { id: opId, kind: 'member.createOrUpdate', fleet, memberName: 'lost', resourceId: 'x', location: 'eastus', status: 'InProgress', startTime: at } } },
+    {
+      op: 'create',
+      row: {
+        kind: 'member',
+        value: {
+          ref: { ...fleet, memberName: 'lost' },
+          clusterResourceId: eastus1,
+          provisioningState: 'Joining',
+          lastOperationId: opId,
+          eTag: '"x"',
+          systemData: sys,
+        },
+      },
+    },
+    {
+      op: 'create',
+      row: {
+        kind: 'operation',
+        value: { id: opId, kind: 'member.createOrUpdate', fleet, memberName: 'lost', resourceId: 'x', location: 'eastus', status: 'InProgress', startTime: at },
+      },
+    },
   ]);
-  const member = await until(async () => {
-    const m = await client.fleetMembers.get('rg', 'swept', 'lost');
-    return m.properties?.provisioningState === 'Succeeded' && m;
-  }, { within: 15_000, what: 'the swept join to succeed' });
+  const member = await until(
+    async () => {
+      const m = await client.fleetMembers.get('rg', 'swept', 'lost');
+      return m.properties?.provisioningState === 'Succeeded' && m;
+    },
+    { within: 15_000, what: 'the swept join to succeed' },
+  );
   expect(member.properties?.status?.lastOperationId).toBe(opId);
   expect(stack.output()).toContain('operations sweep: sent 1 stuck command(s) again');
 });

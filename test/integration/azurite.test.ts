@@ -2,7 +2,7 @@
 // rows (see local/azurite.ts) and must answer exactly as a scan of the whole table would.
 import { odata, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pinnedPartition, startAzuriteTables, type AzuriteTables } from '../../local/azurite.js';
+import { type AzuriteTables, pinnedPartition, startAzuriteTables } from '../../local/azurite.js';
 
 describe('which partition a filter pins', () => {
   it('finds PartitionKey eq joined by and, and nothing else', () => {

@@ -1,9 +1,10 @@
 // The API's token validation against the local Entra emulation (OIDC discovery + JWKS over https).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ArmEmulator, startArmEmulator } from '../../local/arm/server.js';
 import { ensureLocalTls } from '../../local/certs.js';
-import { startArmEmulator, type ArmEmulator } from '../../local/arm/server.js';
 import { createTokenValidator } from '../../shared/azure/entraTokens.js';
 
 let arm: ArmEmulator;
@@ -18,7 +19,8 @@ afterAll(async () => arm?.close());
 describe('token validation', () => {
   const audience = 'api://fleet-manager';
   const validator = () => createTokenValidator({ issuers: [arm.homeIssuer], audiences: [audience] });
-  const sign = (claims: Record<string, unknown>, lifetime = 3600) => arm.issuer.sign({ aud: audience, tid: tenant, oid: 'o-1', appid: 'app-1', ...claims }, lifetime);
+  const sign = (claims: Record<string, unknown>, lifetime = 3600) =>
+    arm.issuer.sign({ aud: audience, tid: tenant, oid: 'o-1', appid: 'app-1', ...claims }, lifetime);
 
   it('accepts a token of the issuer for the audience, again and again', async () => {
     const v = validator();
@@ -30,10 +32,25 @@ describe('token validation', () => {
   it.each<[string, () => Promise<string | null>, string]>([
     ['no header', async () => null, 'AuthenticationFailed'],
     ['not a bearer token', async () => 'Basic abc', 'AuthenticationFailed'],
-    ['another audience', async () => `Bearer ${await arm.issuer.sign({ aud: 'https://management.azure.com', tid: tenant }, 3600)}`, 'InvalidAuthenticationToken'],
-    ['another tenant (issuer)', async () => `Bearer ${await arm.issuer.sign({ aud: audience, tid: '3e1f6a2b-9c8d-4e7f-a6b5-c4d3e2f1a0b9' }, 3600)}`, 'InvalidAuthenticationToken'],
+    [
+      'another audience',
+      async () => `Bearer ${await arm.issuer.sign({ aud: 'https://management.azure.com', tid: tenant }, 3600)}`,
+      'InvalidAuthenticationToken',
+    ],
+    [
+      'another tenant (issuer)',
+      async () => `Bearer ${await arm.issuer.sign({ aud: audience, tid: '3e1f6a2b-9c8d-4e7f-a6b5-c4d3e2f1a0b9' }, 3600)}`,
+      'InvalidAuthenticationToken',
+    ],
     ['expired beyond the clock skew', async () => `Bearer ${await sign({}, -120)}`, 'InvalidAuthenticationToken'],
-    ['a forged signature', async () => { const t = await sign({}); return `Bearer ${t.slice(0, t.lastIndexOf('.'))}.${Buffer.from('forged').toString('base64url')}`; }, 'InvalidAuthenticationToken'],
+    [
+      'a forged signature',
+      async () => {
+        const t = await sign({});
+        return `Bearer ${t.slice(0, t.lastIndexOf('.'))}.${Buffer.from('forged').toString('base64url')}`;
+      },
+      'InvalidAuthenticationToken',
+    ],
   ])('refuses %s with 401', async (_, header, code) => {
     await expect(validator().validate(await header())).rejects.toMatchObject({ status: 401, code });
   });
@@ -41,7 +58,10 @@ describe('token validation', () => {
   it('accepts every configured issuer (Entra v1.0 and v2.0 tokens differ only there and in audience)', async () => {
     const other = '3e1f6a2b-9c8d-4e7f-a6b5-c4d3e2f1a0b9';
     const v = createTokenValidator({ issuers: [arm.homeIssuer, arm.issuer.issuerFor(other)], audiences: [audience, 'client-id'] });
-    await expect(v.validate(`Bearer ${await arm.issuer.sign({ aud: 'client-id', tid: other, appid: 'a' }, 3600)}`)).resolves.toMatchObject({ id: 'a', tenantId: other });
+    await expect(v.validate(`Bearer ${await arm.issuer.sign({ aud: 'client-id', tid: other, appid: 'a' }, 3600)}`)).resolves.toMatchObject({
+      id: 'a',
+      tenantId: other,
+    });
   });
 
   it('checks a remembered token again once it expires', async () => {

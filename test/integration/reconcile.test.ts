@@ -1,13 +1,13 @@
 // The worker against Azurite, with a directory that answers as the test says.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzuriteTables, type AzuriteTables } from '../../local/azurite.js';
+import { type AzuriteTables, startAzuriteTables } from '../../local/azurite.js';
+import type { AppDeps } from '../../shared/app/context.js';
 import { putFleet } from '../../shared/app/fleets.js';
 import { putMember } from '../../shared/app/members.js';
 import { handleFleetCommand, PoisonMessageError } from '../../shared/app/reconcile.js';
-import type { AppDeps } from '../../shared/app/context.js';
 import { createClusterClaims, createTableStore } from '../../shared/azure/tableStore.js';
 import type { FleetCommand } from '../../shared/domain/commands.js';
-import { ConcurrencyError, type ClusterDirectory } from '../../shared/ports.js';
+import { type ClusterDirectory, ConcurrencyError } from '../../shared/ports.js';
 
 let azurite: AzuriteTables;
 let deps: AppDeps;
@@ -66,7 +66,12 @@ describe('the fleet-commands worker', () => {
 
   it('retries what fails unexpectedly, and on the last delivery records the failure', async () => {
     const ref = await fleetReady('flaky');
-    directory = { ...directory, getManagedCluster: async () => { throw new Error('ARM is down'); } };
+    directory = {
+      ...directory,
+      getManagedCluster: async () => {
+        throw new Error('ARM is down');
+      },
+    };
     try {
       await putMember(deps, { ...ref, memberName: 'm' }, { properties: { clusterResourceId: clusterId.replace('c1', 'c2') } }, ctx);
       const command = sent.at(-1)!;
@@ -78,7 +83,10 @@ describe('the fleet-commands worker', () => {
       expect(after.operation?.value).toMatchObject({ status: 'Failed', error: { code: 'InternalServerError' } });
       expect(after.members[0].value).toMatchObject({ provisioningState: 'Failed', lastOperationError: { code: 'InternalServerError' } });
     } finally {
-      directory = { ...directory, getManagedCluster: async () => ({ id: clusterId, location: 'eastus', identity: { type: 'SystemAssigned', principalId: 'p1' } }) };
+      directory = {
+        ...directory,
+        getManagedCluster: async () => ({ id: clusterId, location: 'eastus', identity: { type: 'SystemAssigned', principalId: 'p1' } }),
+      };
     }
   });
 

@@ -1,7 +1,7 @@
 // The local Service Bus endpoint, driven by the real @azure/service-bus client.
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceBusEmulator, type ServiceBusEmulator } from '../../local/servicebus/server.js';
+import { type ServiceBusEmulator, startServiceBusEmulator } from '../../local/servicebus/server.js';
 import { queues } from '../../shared/config.js';
 import { until } from '../support/until.js';
 
@@ -12,8 +12,24 @@ beforeAll(async () => {
   emulator = await startServiceBusEmulator({
     queues: [
       queues.fleetCommands,
-      { name: 'short-lock', requiresSession: false, lockDurationSeconds: 3, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
-      { name: 'short-sessions', requiresSession: true, lockDurationSeconds: 3, maxDeliveryCount: 3, duplicateDetectionWindowSeconds: 0, defaultMessageTimeToLiveSeconds: 3600, deadLetteringOnMessageExpiration: true },
+      {
+        name: 'short-lock',
+        requiresSession: false,
+        lockDurationSeconds: 3,
+        maxDeliveryCount: 3,
+        duplicateDetectionWindowSeconds: 0,
+        defaultMessageTimeToLiveSeconds: 3600,
+        deadLetteringOnMessageExpiration: true,
+      },
+      {
+        name: 'short-sessions',
+        requiresSession: true,
+        lockDurationSeconds: 3,
+        maxDeliveryCount: 3,
+        duplicateDetectionWindowSeconds: 0,
+        defaultMessageTimeToLiveSeconds: 3600,
+        deadLetteringOnMessageExpiration: true,
+      },
     ],
   });
   client = new ServiceBusClient(emulator.connectionString, { retryOptions: { maxRetries: 1, timeoutInMs: 5000 } });
@@ -36,7 +52,8 @@ describe('the local Service Bus', () => {
           const batch = await r.receiveMessages(7, { maxWaitTimeInMs: 300 });
           if (batch.length === 0) break;
           for (const m of batch) {
-            (seen[r.sessionId] ??= []).push((m.body as { i: number }).i);
+            seen[r.sessionId] ??= [];
+            seen[r.sessionId].push((m.body as { i: number }).i);
             await r.completeMessage(m);
           }
         }
@@ -54,7 +71,12 @@ describe('the local Service Bus', () => {
     const sender = client.createSender('fleet-commands');
     await sender.sendMessages({ body: 'one', sessionId: 'dup', messageId: 'same-id' });
     await sender.sendMessages({ body: 'two', sessionId: 'dup', messageId: 'same-id' });
-    expect(emulator.peek('fleet-commands').filter((m) => m.sessionId === 'dup').map((m) => m.body)).toEqual(['one']);
+    expect(
+      emulator
+        .peek('fleet-commands')
+        .filter((m) => m.sessionId === 'dup')
+        .map((m) => m.body),
+    ).toEqual(['one']);
     const r = await client.acceptSession('fleet-commands', 'dup');
     const [m] = await r.receiveMessages(1, { maxWaitTimeInMs: 500 });
     await r.completeMessage(m);
@@ -112,7 +134,10 @@ describe('the local Service Bus', () => {
   });
 
   it('renews a session lock while its receiver holds the session, and loses it when renewal stops', async () => {
-    await client.createSender('short-sessions').sendMessages([{ body: 1, sessionId: 'held' }, { body: 2, sessionId: 'lapsed' }]);
+    await client.createSender('short-sessions').sendMessages([
+      { body: 1, sessionId: 'held' },
+      { body: 2, sessionId: 'lapsed' },
+    ]);
     const renewing = await client.acceptSession('short-sessions', 'held', { maxAutoLockRenewalDurationInMs: 10_000 });
     const first = renewing.sessionLockedUntilUtc!.getTime();
     await new Promise((r) => setTimeout(r, 4000));
@@ -134,7 +159,10 @@ describe('the local Service Bus', () => {
 
   it('dead-letters a message whose time to live runs out', async () => {
     await client.createSender('short-lock').sendMessages({ body: 'stale', messageId: 'ttl', timeToLive: 300 });
-    const dead = await until(() => emulator.peek('short-lock/$deadletterqueue').find((m) => m.messageId === 'ttl'), { within: 5000, what: 'the expired message in the dead-letter queue' });
+    const dead = await until(() => emulator.peek('short-lock/$deadletterqueue').find((m) => m.messageId === 'ttl'), {
+      within: 5000,
+      what: 'the expired message in the dead-letter queue',
+    });
     expect(dead.applicationProperties.DeadLetterReason).toBe('TTLExpiredException');
     expect(emulator.peek('short-lock').map((m) => m.messageId)).not.toContain('ttl');
   });

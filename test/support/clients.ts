@@ -4,7 +4,8 @@ import { DefaultAzureCredential } from '@azure/identity';
 export const sub1 = '00000000-0000-0000-0000-000000000001';
 export const sub2 = '00000000-0000-0000-0000-000000000002';
 export const foreignSub = '00000000-0000-0000-0000-0000000000f1';
-export const aks = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+export const aks = (sub: string, rg: string, name: string) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
 export const eastus1 = aks(sub1, 'rg-eastus', 'aks-eastus-1');
 export const eastus2 = aks(sub1, 'rg-eastus', 'aks-eastus-2');
 export const westeurope1 = aks(sub2, 'rg-westeurope', 'aks-westeurope-1');
@@ -29,7 +30,12 @@ export async function tokenFor(env: Record<string, string>, resource: string): P
 }
 
 /** A raw ARM request, for what the official client will not send (bad input, missing tokens). */
-export async function arm(env: Record<string, string>, method: string, path: string, options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string>; apiVersion?: string | null } = {}) {
+export async function arm(
+  env: Record<string, string>,
+  method: string,
+  path: string,
+  options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string>; apiVersion?: string | null } = {},
+) {
   const token = options.token === undefined ? await tokenFor(env, env.FLEET_API) : options.token;
   const url = new URL(path, env.FLEET_API);
   const apiVersion = options.apiVersion === undefined ? '2025-03-01' : options.apiVersion;
@@ -43,4 +49,5 @@ export async function arm(env: Record<string, string>, method: string, path: str
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
-export const fleetPath = (rg: string, fleet: string, sub = sub1) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/fleets/${fleet}`;
+export const fleetPath = (rg: string, fleet: string, sub = sub1) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/fleets/${fleet}`;

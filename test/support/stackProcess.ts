@@ -1,6 +1,6 @@
 // Starts `npm start`'s entry point (the compiled dist/local/start.js) as a child process, the
 // way a user runs it, and reads the KEY=value lines it prints.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 
@@ -26,7 +26,10 @@ export async function startStackProcess(extraEnv: Record<string, string> = {}): 
     const check = () => {
       if (!out.includes('# Fleet Manager is running')) return;
       clearTimeout(timer);
-      const pairs = out.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
+      const pairs = out
+        .split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
       resolve(Object.fromEntries(pairs));
     };
     child.stdout!.on('data', check);

@@ -1,5 +1,8 @@
 /** Polls until `check` returns a value (not undefined/false), or fails after `within` ms. */
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, opts: { within: number; every?: number; what?: string }): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { within: number; every?: number; what?: string },
+): Promise<T> {
   const deadline = Date.now() + opts.within;
   let last: unknown;
   for (;;) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAccess, type AccessPolicy } from '../../shared/domain/access.js';
+import { type AccessPolicy, checkAccess } from '../../shared/domain/access.js';
 
 const caller = (roles: string[]) => ({ id: 'ada', type: 'User' as const, roles });
 const allowed = (policy: AccessPolicy, roles: string[], write: boolean) => {
@@ -30,6 +30,8 @@ describe('app-role access', () => {
   ])('%s', (_, policy, roles, write, ok) => expect(allowed(policy, roles, write)).toBe(ok));
 
   it('names the roles that would do', () => {
-    expect(() => checkAccess(both, caller([]), { write: true, action: 'PUT /fleets/f' })).toThrow(/'Fleet\.Write'.*PUT \/fleets\/f|PUT \/fleets\/f.*'Fleet\.Write'/);
+    expect(() => checkAccess(both, caller([]), { write: true, action: 'PUT /fleets/f' })).toThrow(
+      /'Fleet\.Write'.*PUT \/fleets\/f|PUT \/fleets\/f.*'Fleet\.Write'/,
+    );
   });
 });

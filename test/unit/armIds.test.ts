@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { checkPreconditions } from '../../shared/app/context.js';
 import { checkName, fleetRef, parseResourceId } from '../../shared/domain/armIds.js';
 import { fleetOfOperation, newOperationId } from '../../shared/domain/operationIds.js';
-import { checkPreconditions } from '../../shared/app/context.js';
 import { normalizeLocation } from '../../shared/domain/requests.js';
 
 describe('names', () => {
@@ -14,7 +14,9 @@ describe('names', () => {
     ['a leading hyphen', 'group', '-g', false],
     ['a trailing hyphen', 'group', 'g-', false],
     ['an underscore', 'fleet', 'a_b', false],
-  ])('%s', (_, kind, name, ok) => (ok ? expect(checkName(kind, name)).toBe(name) : expect(() => checkName(kind, name)).toThrow(expect.objectContaining({ code: 'InvalidResourceName' }))));
+  ])('%s', (_, kind, name, ok) =>
+    ok ? expect(checkName(kind, name)).toBe(name) : expect(() => checkName(kind, name)).toThrow(expect.objectContaining({ code: 'InvalidResourceName' })),
+  );
 
   it('refuses a malformed subscription id and resource group', () => {
     expect(() => fleetRef('nope', 'rg', 'f')).toThrow(expect.objectContaining({ code: 'InvalidSubscriptionId' }));
@@ -22,7 +24,13 @@ describe('names', () => {
   });
 
   it('parses ids case-insensitively and keeps the resource group as written', () => {
-    expect(parseResourceId('/Subscriptions/00000000-0000-0000-0000-00000000000A/resourcegroups/My.RG/providers/A.B/c/d')).toEqual({ subscriptionId: '00000000-0000-0000-0000-00000000000a', resourceGroup: 'My.RG', provider: 'A.B', type: 'c', name: 'd' });
+    expect(parseResourceId('/Subscriptions/00000000-0000-0000-0000-00000000000A/resourcegroups/My.RG/providers/A.B/c/d')).toEqual({
+      subscriptionId: '00000000-0000-0000-0000-00000000000a',
+      resourceGroup: 'My.RG',
+      provider: 'A.B',
+      type: 'c',
+      name: 'd',
+    });
   });
 
   it('normalizes location display names', () => {
@@ -35,9 +43,13 @@ describe('operation ids', () => {
   it('name their fleet, within the subscription of the URL', () => {
     const id = newOperationId({ subscriptionId: 's', resourceGroup: 'My.RG(1)', fleetName: 'f-1' });
     expect(fleetOfOperation('S2', id)).toEqual({ subscriptionId: 's2', resourceGroup: 'my.rg(1)', fleetName: 'f-1' });
-    expect(newOperationId({ subscriptionId: 's', resourceGroup: 'rg', fleetName: 'f' })).not.toBe(newOperationId({ subscriptionId: 's', resourceGroup: 'rg', fleetName: 'f' }));
+    expect(newOperationId({ subscriptionId: 's', resourceGroup: 'rg', fleetName: 'f' })).not.toBe(
+      newOperationId({ subscriptionId: 's', resourceGroup: 'rg', fleetName: 'f' }),
+    );
   });
-  it.each(['', 'abc', 'x.y', `${Buffer.from('nofleet').toString('base64url')}.00000000-0000-0000-0000-000000000000`, 'a.b.c'])('rejects %j', (id) => expect(fleetOfOperation('s', id)).toBeUndefined());
+  it.each(['', 'abc', 'x.y', `${Buffer.from('nofleet').toString('base64url')}.00000000-0000-0000-0000-000000000000`, 'a.b.c'])('rejects %j', (id) =>
+    expect(fleetOfOperation('s', id)).toBeUndefined(),
+  );
 });
 
 describe('preconditions', () => {

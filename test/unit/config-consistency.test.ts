@@ -2,9 +2,8 @@
 // local host) must agree with it.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { serviceBusHostSettings } from '../../shared/config.js';
 import { functionDefinitions } from '../../functions/index.js';
-import { queues, settings } from '../../shared/config.js';
+import { queues, serviceBusHostSettings, settings } from '../../shared/config.js';
 
 const hostJson = JSON.parse(readFileSync('host.json', 'utf8'));
 

@@ -9,7 +9,15 @@ const main = read('infra/main.bicep');
 const functionApp = read('infra/modules/functionapp.bicep');
 const serviceBus = read('infra/modules/servicebus.bicep');
 const storage = read('infra/modules/storage.bicep');
-const allBicep = [main, functionApp, serviceBus, storage, read('infra/modules/monitoring.bicep'), read('infra/modules/identity.bicep'), read('infra/modules/subscription-reader.bicep')].join('\n');
+const allBicep = [
+  main,
+  functionApp,
+  serviceBus,
+  storage,
+  read('infra/modules/monitoring.bicep'),
+  read('infra/modules/identity.bicep'),
+  read('infra/modules/subscription-reader.bicep'),
+].join('\n');
 const config = infraConfig();
 
 describe('infra/app-config.json', () => {
@@ -18,7 +26,8 @@ describe('infra/app-config.json', () => {
   });
   it('is what main.bicep reads and hands to the modules', () => {
     expect(main).toContain("loadJsonContent('app-config.json')");
-    for (const use of ['queues: config.queues', 'tables: config.tables', 'settingNames: config.settings', 'hostSettingNames: config.hostSettings']) expect(main).toContain(use);
+    for (const use of ['queues: config.queues', 'tables: config.tables', 'settingNames: config.settings', 'hostSettingNames: config.hostSettings'])
+      expect(main).toContain(use);
   });
 });
 
@@ -79,7 +88,8 @@ describe('the function app', () => {
       'Reader (member subscriptions)': 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
     };
     for (const [role, id] of Object.entries(roles)) expect(allBicep, role).toContain(id);
-    for (const broad of ['8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'b24988ac-6180-42a0-ab88-20f7382dd24c', '17d1049b-9a84-46fb-8f53-869881c3d3ab']) expect(allBicep).not.toContain(broad);
+    for (const broad of ['8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'b24988ac-6180-42a0-ab88-20f7382dd24c', '17d1049b-9a84-46fb-8f53-869881c3d3ab'])
+      expect(allBicep).not.toContain(broad);
   });
 });
 

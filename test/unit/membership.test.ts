@@ -1,15 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import { ArmError } from '../../shared/domain/errors.js';
-import { checkJoin, clusterPrincipal, parseMemberClusterId, type ClusterInfo, type JoinInput } from '../../shared/domain/membership.js';
+import type { ArmError } from '../../shared/domain/errors.js';
+import { type ClusterInfo, checkJoin, clusterPrincipal, type JoinInput, parseMemberClusterId } from '../../shared/domain/membership.js';
 import type { FleetRecord, MemberRecord } from '../../shared/domain/model.js';
 
 const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const sys = { createdBy: 'u', createdByType: 'User' as const, createdAt: '', lastModifiedBy: 'u', lastModifiedByType: 'User' as const, lastModifiedAt: '' };
-const fleet: FleetRecord = { ref: { subscriptionId: 's', resourceGroup: 'rg', fleetName: 'f' }, location: 'eastus', tags: {}, provisioningState: 'Succeeded', tenantId: tenant, eTag: 'e', systemData: sys };
-const member: MemberRecord = { ref: { ...fleet.ref, memberName: 'm' }, clusterResourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c', provisioningState: 'Joining', eTag: 'e', systemData: sys };
+const fleet: FleetRecord = {
+  ref: { subscriptionId: 's', resourceGroup: 'rg', fleetName: 'f' },
+  location: 'eastus',
+  tags: {},
+  provisioningState: 'Succeeded',
+  tenantId: tenant,
+  eTag: 'e',
+  systemData: sys,
+};
+const member: MemberRecord = {
+  ref: { ...fleet.ref, memberName: 'm' },
+  clusterResourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c',
+  provisioningState: 'Joining',
+  eTag: 'e',
+  systemData: sys,
+};
 const cluster: ClusterInfo = { id: 'c', location: 'westeurope', identity: { type: 'SystemAssigned', principalId: 'p-1' } };
-const base: JoinInput = { fleet, member, cluster, subscription: { state: 'found', tenantId: tenant }, otherJoined: 3, memberLimit: 20, now: '2026-11-24T00:00:00Z' };
-const joined = { principalId: 'p-0', identityType: 'SystemAssigned', location: 'westeurope', tenantId: tenant, joinedAt: '2026-01-01T00:00:00Z', identityObservedAt: '2026-01-01T00:00:00Z' };
+const base: JoinInput = {
+  fleet,
+  member,
+  cluster,
+  subscription: { state: 'found', tenantId: tenant },
+  otherJoined: 3,
+  memberLimit: 20,
+  now: '2026-11-24T00:00:00Z',
+};
+const joined = {
+  principalId: 'p-0',
+  identityType: 'SystemAssigned',
+  location: 'westeurope',
+  tenantId: tenant,
+  joinedAt: '2026-01-01T00:00:00Z',
+  identityObservedAt: '2026-01-01T00:00:00Z',
+};
 
 const codeOf = (input: JoinInput) => {
   try {
@@ -36,7 +65,13 @@ describe('checkJoin', () => {
   ])('%s', (_, patch, code) => expect(codeOf({ ...base, ...patch })).toBe(code));
 
   it('records the principal, and when it changed', () => {
-    expect(checkJoin(base)).toMatchObject({ principalId: 'p-1', identityType: 'SystemAssigned', location: 'westeurope', joinedAt: base.now, identityObservedAt: base.now });
+    expect(checkJoin(base)).toMatchObject({
+      principalId: 'p-1',
+      identityType: 'SystemAssigned',
+      location: 'westeurope',
+      joinedAt: base.now,
+      identityObservedAt: base.now,
+    });
     const again = checkJoin({ ...base, member: { ...member, joined: { ...joined, principalId: 'p-1' } } });
     expect(again).toMatchObject({ joinedAt: joined.joinedAt, identityObservedAt: joined.identityObservedAt });
     const rotated = checkJoin({ ...base, member: { ...member, joined } });

@@ -1,8 +1,11 @@
 // The Azure entry point registers exactly the definitions the local host serves. Outside the
 // Functions host @azure/functions skips registrations, so this test stands in for the host's
 // worker: it provides '@azure/functions-core' and records what register.js registers.
-import { createRequire } from 'node:module';
-import Module from 'node:module';
+
+// The Azure entry point registers exactly the definitions the local host serves. Outside the
+// Functions host @azure/functions skips registrations, so this test stands in for the host's
+// worker: it provides '@azure/functions-core' and records what register.js registers.
+import Module, { createRequire } from 'node:module';
 import { expect, it } from 'vitest';
 import { functionDefinitions } from '../../functions/index.js';
 
@@ -18,7 +21,9 @@ it('registers every function with its trigger, route, methods and queue', async 
     },
     registerHook: () => ({ dispose: () => undefined }),
     log: () => undefined,
-    Disposable: class { dispose() {} },
+    Disposable: class {
+      dispose() {}
+    },
   };
   const loader = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
   const original = loader._load;
@@ -36,7 +41,13 @@ it('registers every function with its trigger, route, methods and queue', async 
     const trigger = Object.values(r.bindings).find((b) => String(b.type).endsWith('Trigger'))!;
     if (trigger.type === 'httpTrigger') return { name: r.name, kind: 'http', route: trigger.route, methods: trigger.methods };
     if (trigger.type === 'timerTrigger') return { name: r.name, kind: 'timer', schedule: trigger.schedule };
-    return { name: r.name, kind: 'serviceBusQueue', queueName: trigger.queueName, connection: trigger.connection, isSessionsEnabled: trigger.isSessionsEnabled };
+    return {
+      name: r.name,
+      kind: 'serviceBusQueue',
+      queueName: trigger.queueName,
+      connection: trigger.connection,
+      isSessionsEnabled: trigger.isSessionsEnabled,
+    };
   };
   const expected = functionDefinitions.map((d) =>
     d.kind === 'http'

@@ -4,7 +4,13 @@ import { cacheFor } from '../../shared/azure/ttlCache.js';
 describe('cacheFor', () => {
   const counting = <V>(answer: (key: string, call: number) => V | Promise<V>) => {
     const calls: string[] = [];
-    return { calls, load: async (key: string) => (calls.push(key), answer(key, calls.length)) };
+    return {
+      calls,
+      load: async (key: string) => {
+        calls.push(key);
+        return answer(key, calls.length);
+      },
+    };
   };
 
   it('answers a key again from memory until its time is up, then asks again', async () => {
@@ -31,7 +37,7 @@ describe('cacheFor', () => {
   });
 
   it('does not remember answers it is told not to keep, nor failures', async () => {
-    const { calls, load } = counting((key, n) => {
+    const { calls, load } = counting((_key, n) => {
       if (n === 1) throw new Error('ARM is down');
       return n === 2 ? 'notFound' : 'found';
     });
