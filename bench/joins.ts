@@ -22,6 +22,9 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 100);
 // the README's benchmark notes).
 const warmup = Number(process.env.BENCH_WARMUP ?? 1000);
 const warmFleets = Math.ceil(warmup / 20);
+// Then one fleet taken from 0 to this many members through the API, and deleted (0 skips it).
+const oneFleet = Number(process.env.BENCH_ONE_FLEET ?? 10000);
+const thousand = Math.min(1000, Math.max(1, Math.floor(oneFleet / 10)));
 // How often a client asks whether its join finished: the local Retry-After (1 s), which the official client honours.
 const pollMs = Number(process.env.BENCH_POLL_MS ?? 1000);
 const subs = ['00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002'];
@@ -44,7 +47,7 @@ const tls = ensureLocalTls(join(resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-l
 
 await runTrusting(tls, async () => {
   const seed = loadSeed(defaultSeedPath());
-  seed.managedClusters = Array.from({ length: members + warmup }, (_, i) => ({
+  seed.managedClusters = Array.from({ length: members + warmup + oneFleet }, (_, i) => ({
     subscriptionId: subs[i % 2],
     resourceGroup: `rg-bench-${i % 2}`,
     name: `aks-${i}`,
@@ -60,7 +63,7 @@ await runTrusting(tls, async () => {
   // BENCH_PROFILE=dir writes a V8 CPU profile of each of the stack's threads there (open in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`] : [];
   const child = spawn(process.execPath, [...profile, join(import.meta.dirname, '..', 'local', 'start.js')], {
-    env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_BASE_PORT: '0', FLEET_LOCAL_SEED: seedPath },
+    env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_BASE_PORT: '0', FLEET_LOCAL_SEED: seedPath, FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet)) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -137,7 +140,7 @@ await runTrusting(tls, async () => {
     for (;;) {
       polls++;
       const s = JSON.parse((await call('GET', operationUrl)).text) as { status: string; startTime: string; endTime?: string; error?: { message: string } };
-      if (s.status === 'Succeeded') return { polls, ranMs: Date.parse(s.endTime!) - Date.parse(s.startTime) };
+      if (s.status === 'Succeeded') return { polls, ranMs: Date.parse(s.endTime!) - Date.parse(s.startTime), endTime: s.endTime! };
       if (s.status !== 'InProgress') throw new Error(`operation ${s.status}: ${s.error?.message}`);
       await new Promise((r) => setTimeout(r, pollMs));
     }
@@ -154,9 +157,9 @@ await runTrusting(tls, async () => {
     concurrency,
     async (i) => void (await call('GET', `${fleetUrl(i % fleets)}?api-version=2025-03-01`)),
   );
-  const putMs: number[] = [];
-  const joinMs: number[] = [];
-  const seenMs: number[] = [];
+  let putMs: number[] = [];
+  let joinMs: number[] = [];
+  let seenMs: number[] = [];
   let polls = 0;
   /** Joins clusters [from, from + count) to `fleetOf(i)`; client k starts at k/width of a poll interval, as independent clients would. */
   const joinAll = (from: number, count: number, fleetOf: (i: number) => string, record: boolean) =>
@@ -211,6 +214,49 @@ await runTrusting(tls, async () => {
       .join(', ')}`,
   ];
   console.log(lines.join('\n'));
+
+  if (oneFleet > 0) {
+    // One fleet from 0 to `oneFleet` members, a thousand at a time (each thousand a closed loop of
+    // the same clients), so the first and the last thousand can be compared.
+    const res = await call('PUT', `${fleetUrl('one')}?api-version=2025-03-01`, { location: 'eastus' });
+    await waitFor(res.headers['azure-asyncoperation'] as string);
+    const base = members + warmup;
+    const rounds: { rate: number; put: number[]; join: number[]; perJoin: number }[] = [];
+    const started = performance.now();
+    for (let from = 0; from < oneFleet; from += thousand) {
+      const count = Math.min(thousand, oneFleet - from);
+      [putMs, joinMs, seenMs, polls] = [[], [], [], 0];
+      const b = await stack.stats();
+      const t0 = performance.now();
+      await joinAll(base + from, count, () => 'one', true);
+      const secs = (performance.now() - t0) / 1000;
+      const a = await stack.stats();
+      rounds.push({
+        rate: count / secs,
+        put: putMs.sort((x, y) => x - y),
+        join: joinMs.sort((x, y) => x - y),
+        perJoin: (a.tableRequests - b.tableRequests - polls) / count,
+      });
+    }
+    const built = (performance.now() - started) / 1000;
+    const del = await call('DELETE', `${fleetUrl('one')}?api-version=2025-03-01`);
+    if (del.status !== 202) throw new Error(`DELETE answered ${del.status}: ${del.text}`);
+    const deleted = await waitFor(del.headers['azure-asyncoperation'] as string);
+    const [first, last] = [rounds[0], rounds.at(-1)!];
+    const row = (name: string, r: (typeof rounds)[number]) =>
+      `${name} ${fmt(r.rate)} joins/s, join p50 / p99 ${fmt(pct(r.join, 50), 0)} / ${fmt(pct(r.join, 99), 0)} ms, PUT p50 / p99 ${fmt(pct(r.put, 50))} / ${fmt(pct(r.put, 99))} ms, ${fmt(r.perJoin, 2)} storage requests a join`;
+    console.log(
+      [
+        `one fleet, 0 to ${oneFleet} members: ${thousand} joins at a time, ${concurrency} concurrent clients`,
+        row(`  first ${thousand}:`.padEnd(20), first),
+        row(`  last ${thousand}:`.padEnd(20), last),
+        `  last / first:     ${fmt(last.rate / first.rate, 2)} of the rate (aim: at least 0.80), ${fmt(last.perJoin / first.perJoin, 2)} of the storage requests (aim: 1.00)`,
+        `  built in:         ${fmt(built)} s (aim: under 300 s)`,
+        `  fleet delete at ${oneFleet}: ${fmt(deleted.ranMs / 1000, 2)} s (operation start to end, server clock)`,
+      ].join('\n'),
+    );
+  }
+
   child.kill('SIGINT');
   await new Promise((r) => child.once('exit', r));
   process.exit(0);

@@ -3,7 +3,16 @@ import type { HttpHandler, HttpMethod, ServiceBusQueueHandler, TimerHandler } fr
 /** One trigger. The Azure entry point (register.ts) and the local host (local/host) both read these. */
 export type FunctionDefinition =
   | { kind: 'http'; name: string; route: string; methods: HttpMethod[]; handler: HttpHandler }
-  | { kind: 'serviceBusQueue'; name: string; queueName: string; connection: string; isSessionsEnabled: boolean; handler: ServiceBusQueueHandler }
+  // cardinality 'many': the handler gets a batch (an array of bodies), as many as wait in one session.
+  | {
+      kind: 'serviceBusQueue';
+      name: string;
+      queueName: string;
+      connection: string;
+      isSessionsEnabled: boolean;
+      cardinality: 'one' | 'many';
+      handler: ServiceBusQueueHandler;
+    }
   // schedule: NCRONTAB, or %SETTING% to read it from an app setting as the Functions host does.
   | { kind: 'timer'; name: string; schedule: string; handler: TimerHandler };
 

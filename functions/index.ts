@@ -3,6 +3,14 @@ import { commandFunctions } from './fleetCommands.js';
 import { fleetFunctions } from './fleets.js';
 import { memberFunctions } from './members.js';
 import { operationFunctions } from './operations.js';
+import { providerFunctions } from './providers.js';
 import { timerFunctions } from './timers.js';
 
-export const functionDefinitions: FunctionDefinition[] = [...fleetFunctions, ...memberFunctions, ...operationFunctions, ...commandFunctions, ...timerFunctions];
+export const functionDefinitions: FunctionDefinition[] = [
+  ...fleetFunctions,
+  ...memberFunctions,
+  ...operationFunctions,
+  ...providerFunctions,
+  ...commandFunctions,
+  ...timerFunctions,
+];

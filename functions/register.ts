@@ -8,6 +8,7 @@ for (const def of functionDefinitions) {
   } else if (def.kind === 'timer') {
     app.timer(def.name, { schedule: def.schedule, handler: def.handler });
   } else {
-    app.serviceBusQueue(def.name, { queueName: def.queueName, connection: def.connection, isSessionsEnabled: def.isSessionsEnabled, handler: def.handler });
+    const { queueName, connection, isSessionsEnabled, cardinality, handler } = def;
+    app.serviceBusQueue(def.name, { queueName, connection, isSessionsEnabled, cardinality, handler });
   }
 }

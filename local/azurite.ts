@@ -31,27 +31,118 @@ export function pinnedPartition(filter: string | undefined): string | undefined 
   return undefined;
 }
 
-// Azurite answers a query by testing every row of the table (lokijs `where` over the whole
-// collection), so one fleet's query slows down as the other fleets grow; Table Storage serves it
-// from the partition. When the filter pins one partition, the query starts from that partition's
-// rows, found through the index Azurite keeps on PartitionKey; the filter still runs on each of
-// them, so the answer is the same. (queryTableEntities takes its collection synchronously, before
-// its first await, so the substitute collection is seen by that call only.)
-let partitionScoped = false;
-function scopeQueriesToPartition(): void {
-  if (partitionScoped) return;
-  partitionScoped = true;
-  type Chain = { find(q: object): Chain };
-  type Store = { getEntityCollection(...a: unknown[]): { chain(): Chain }; queryTableEntities(...a: unknown[]): Promise<unknown> };
+/** The RowKey bounds a filter sets with `and` only (`RowKey ge 'a' and RowKey lt 'b'`, `RowKey eq 'x'`), if any. */
+export function rowKeyBounds(filter: string | undefined): { low?: string; high?: string } | undefined {
+  if (!filter) return undefined;
+  const parts = filter.match(/'(?:[^']|'')*'|[^']+/g) ?? [];
+  if (parts.some((p) => !p.startsWith("'") && /\b(or|not)\b/i.test(p))) return undefined;
+  const bounds: { low?: string; high?: string } = {};
+  for (let i = 0; i + 1 < parts.length; i++) {
+    const op = /\bRowKey\s+(eq|ge|gt|le|lt)\s*$/i.exec(parts[i]);
+    if (!op || parts[i].startsWith("'") || !parts[i + 1].startsWith("'")) continue;
+    const value = parts[i + 1].slice(1, -1).replaceAll("''", "'");
+    const o = op[1].toLowerCase();
+    if (o === 'eq' || o === 'ge' || o === 'gt') bounds.low = bounds.low === undefined || value > bounds.low ? value : bounds.low;
+    if (o === 'eq' || o === 'le' || o === 'lt') bounds.high = bounds.high === undefined || value < bounds.high ? value : bounds.high;
+  }
+  return bounds.low === undefined && bounds.high === undefined ? undefined : bounds;
+}
+
+// Azurite keeps each table's entities in one lokijs collection with binary indices on PartitionKey
+// and RowKey, and answers a point read or a write by filtering the rows its PartitionKey index
+// finds, so their cost grew with the partition (at 6,000 members, Loki's comparisons were most of
+// Azurite's time); Table Storage finds a row by its keys. Two shortcuts make the local Azurite
+// scale the same way, with the same answers (test/integration/azurite.test.ts):
+// - a lookup by both keys goes through a map of the collection's rows, kept by its insert and
+//   delete events and checked against the collection on every hit;
+// - a query whose filter pins a partition (`PartitionKey eq '…'`, joined by `and` only) starts from
+//   that partition's rows or, when the filter also bounds RowKey and that range is the smaller,
+//   from the rows in that range; the whole filter still runs on each of them.
+// (queryTableEntities takes its collection synchronously, before its first await, so the
+// substitute collection is seen by that call only.)
+type Doc = { PartitionKey: string; RowKey: string; $loki?: number };
+type Chain = { find(q: object): Chain };
+type Collection = {
+  data: Doc[];
+  chain(): Chain;
+  findOne(q: object): Doc | null;
+  get(id: number): Doc | null;
+  on(event: string, listener: (d: Doc | Doc[]) => void): void;
+  calculateRange(op: string, prop: string, value: unknown): [number, number];
+  ensureIndex(prop: string): void;
+};
+const keyOf = (pk: string, rk: string) => `${pk}\u0000${rk}`;
+const byKeys = new WeakMap<Collection, Map<string, Doc>>();
+
+function keyIndex(collection: Collection): Map<string, Doc> {
+  let index = byKeys.get(collection);
+  if (index) return index;
+  const map = new Map<string, Doc>(collection.data.map((d) => [keyOf(d.PartitionKey, d.RowKey), d]));
+  const each = (d: Doc | Doc[], f: (d: Doc) => void) => (Array.isArray(d) ? d.forEach(f) : f(d));
+  const put = (d: Doc | Doc[]) => each(d, (doc) => map.set(keyOf(doc.PartitionKey, doc.RowKey), doc));
+  collection.on('insert', put);
+  // An update may put another object in the row's place.
+  collection.on('update', put);
+  collection.on('delete', (d) =>
+    each(d, (doc) => {
+      const key = keyOf(doc.PartitionKey, doc.RowKey);
+      if (map.get(key) === doc) map.delete(key);
+    }),
+  );
+  const findOne = collection.findOne.bind(collection);
+  collection.findOne = (q: object) => {
+    const keys = Object.keys(q);
+    const { PartitionKey: pk, RowKey: rk } = q as Partial<Doc>;
+    if (keys.length !== 2 || typeof pk !== 'string' || typeof rk !== 'string') return findOne(q);
+    const doc = map.get(keyOf(pk, rk));
+    // Served only while it is the collection's row by that id (a row that left or was replaced
+    // without an event is not), and so still the answer the scan would give.
+    return doc?.$loki !== undefined && collection.get(doc.$loki) === doc && doc.PartitionKey === pk && doc.RowKey === rk ? doc : null;
+  };
+  byKeys.set(collection, map);
+  index = map;
+  return index;
+}
+
+const rangeSize = ([start, end]: [number, number]) => Math.max(0, end - start + 1);
+
+let patched = false;
+function scaleLikeTableStorage(): void {
+  if (patched) return;
+  patched = true;
+  type Store = { getEntityCollection(...a: unknown[]): Collection; queryTableEntities(...a: unknown[]): Promise<unknown> };
   const proto = require('azurite/dist/src/table/persistence/LokiTableMetadataStore').default.prototype as Store;
+  const getEntityCollection = proto.getEntityCollection;
+  proto.getEntityCollection = function (this: Store, ...a: unknown[]) {
+    const collection = getEntityCollection.apply(this, a);
+    keyIndex(collection);
+    return collection;
+  };
   const query = proto.queryTableEntities;
   proto.queryTableEntities = function (this: Store, ...args: unknown[]) {
-    const pk = pinnedPartition((args[3] as { filter?: string } | undefined)?.filter);
+    const filter = (args[3] as { filter?: string } | undefined)?.filter;
+    const pk = pinnedPartition(filter);
     if (pk === undefined) return query.apply(this, args);
-    const collection = this.getEntityCollection;
+    const bounds = rowKeyBounds(filter);
+    const own = this.getEntityCollection;
     this.getEntityCollection = (...a: unknown[]) => {
-      const all = collection.apply(this, a);
-      return { chain: () => all.chain().find({ PartitionKey: pk }) };
+      const all = own.apply(this, a);
+      const start = () => {
+        if (!bounds) return all.chain().find({ PartitionKey: pk });
+        all.ensureIndex('PartitionKey');
+        all.ensureIndex('RowKey');
+        const range =
+          bounds.low !== undefined && bounds.high !== undefined
+            ? { $between: [bounds.low, bounds.high] }
+            : bounds.low !== undefined
+              ? { $gte: bounds.low }
+              : { $lte: bounds.high };
+        const op = Object.keys(range)[0];
+        const inPartition = rangeSize(all.calculateRange('$eq', 'PartitionKey', pk));
+        const inRange = rangeSize(all.calculateRange(op, 'RowKey', Object.values(range)[0]));
+        return inRange < inPartition ? all.chain().find({ RowKey: range }).find({ PartitionKey: pk }) : all.chain().find({ PartitionKey: pk });
+      };
+      return { chain: start } as unknown as Collection;
     };
     try {
       return query.apply(this, args);
@@ -62,7 +153,7 @@ function scopeQueriesToPartition(): void {
 }
 
 export async function startAzuriteTables(options: { port?: number; location?: string; onRequest?: () => void } = {}): Promise<AzuriteTables> {
-  scopeQueriesToPartition();
+  scaleLikeTableStorage();
   const TableServer = require('azurite/dist/src/table/TableServer').default;
   const TableConfiguration = require('azurite/dist/src/table/TableConfiguration').default;
   const inMemory = !options.location;

@@ -8,6 +8,13 @@ export const apiVersion = '2025-03-01';
 // have yet, so they are refused rather than half-served.
 export const supportedApiVersions: readonly string[] = ['2023-10-15', '2024-04-01', apiVersion, '2025-04-01-preview'];
 
+/**
+ * Request content is at most 1 MiB. A fleet or member body at every limit ARM documents (50 tags,
+ * 100 labels, ids of bounded segments) is well under 100 KiB, and 1 MiB is also what one Table
+ * Storage entity holds; anything larger is refused before it is parsed.
+ */
+export const maxRequestBytes = 1024 * 1024;
+
 export interface QueueDefinition {
   name: string;
   requiresSession: boolean;
@@ -108,7 +115,12 @@ export type SettingKey = keyof typeof settings;
 /** The Service Bus trigger's settings, mirrored in host.json (checked by a test). */
 export const serviceBusHostSettings = {
   maxConcurrentSessions: 64,
-  maxAutoLockRenewalDuration: '00:05:00',
+  // A batch is what waits in one fleet's session; the worker converges up to 49 member commands in
+  // one transaction, so a batch of 98 is two.
+  maxMessageBatchSize: 98,
+  // A fleet whose commands never pause for sessionIdleTimeout keeps its session (and its lock) this
+  // long; the default, 5 minutes, made a busy fleet lose its lock and a delivery.
+  maxAutoLockRenewalDuration: '1.00:00:00',
   autoCompleteMessages: true,
   sessionIdleTimeout: '00:00:01',
 } as const;

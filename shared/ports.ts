@@ -3,7 +3,7 @@
 import type { FleetRef, MemberRef, ResourceId } from './domain/armIds.js';
 import type { FleetCommand } from './domain/commands.js';
 import type { ClusterInfo, SubscriptionLookup } from './domain/membership.js';
-import type { FleetRecord, MemberRecord, OperationError, OperationRecord, OperationStatus } from './domain/model.js';
+import type { FleetCounts, FleetRecord, MemberRecord, OperationError, OperationRecord, OperationStatus } from './domain/model.js';
 
 /** A record with the storage version it was read at (for optimistic concurrency). */
 export interface Stored<T> {
@@ -13,6 +13,7 @@ export interface Stored<T> {
 
 export interface FleetPartition {
   fleet?: Stored<FleetRecord>;
+  counts?: Stored<FleetCounts>;
   members: Stored<MemberRecord>[];
   operation?: Stored<OperationRecord>;
 }
@@ -20,13 +21,20 @@ export interface FleetPartition {
 export interface ReadFleetOptions {
   /** false: skip the fleet row (default true). */
   includeFleet?: boolean;
+  /** Also the fleet's counts (read with the fleet row, in one range). */
+  counts?: boolean;
   memberName?: string;
-  allMembers?: boolean;
+  /** Several members, each a point read. */
+  memberNames?: string[];
   operationId?: string;
   abortSignal?: AbortSignal;
 }
 
-export type Row = { kind: 'fleet'; value: FleetRecord } | { kind: 'member'; value: MemberRecord } | { kind: 'operation'; value: OperationRecord };
+export type Row =
+  | { kind: 'fleet'; value: FleetRecord }
+  | { kind: 'counts'; value: FleetCounts }
+  | { kind: 'member'; value: MemberRecord }
+  | { kind: 'operation'; value: OperationRecord };
 
 export type Change =
   | { op: 'create'; row: Row }
@@ -50,6 +58,11 @@ export interface PageOptions {
   abortSignal?: AbortSignal;
 }
 
+/** A continuation token that no page of this store ever handed out. */
+export class InvalidContinuationTokenError extends Error {
+  override name = 'InvalidContinuationTokenError';
+}
+
 /** Thrown when a write loses a race (a version no longer matches, or a row already exists). */
 export class ConcurrencyError extends Error {
   override name = 'ConcurrencyError';
@@ -65,7 +78,7 @@ export interface FleetStore {
    * before a time, or those finished before a time.
    */
   listOperations(query: { running: true; startedBefore: string } | { running: false; endedBefore: string }, page: PageOptions): Promise<Page<OperationRecord>>;
-  /** Applies all changes to the fleet's partition atomically. */
+  /** Applies all changes (at most 100: one entity group transaction) to the fleet's partition atomically. */
   commit(fleet: FleetRef, changes: Change[], options?: { abortSignal?: AbortSignal }): Promise<void>;
 }
 
@@ -73,6 +86,8 @@ export interface ClusterClaims {
   /** Records that the cluster belongs to this member; returns the current owner when it belongs to another. */
   claim(clusterResourceId: string, owner: MemberRef): Promise<{ claimed: true } | { claimed: false; owner: MemberRef }>;
   release(clusterResourceId: string, owner: MemberRef): Promise<void>;
+  /** Releases every cluster that members of the fleet hold in these subscriptions, in batches; returns how many. */
+  releaseFleet(fleet: FleetRef, subscriptionIds: string[], options?: { abortSignal?: AbortSignal }): Promise<number>;
 }
 
 export interface CommandQueue {

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-// "hh:mm:ss[.fff]" as host.json writes TimeSpans.
+// "[d.]hh:mm:ss[.fff]" as host.json writes TimeSpans; in milliseconds.
 const timeSpan = z
   .string()
-  .regex(/^\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/)
+  .regex(/^(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$/)
   .transform((s) => {
-    const [h, m, sec] = s.split(':').map(Number);
-    return Math.round(((h * 60 + m) * 60 + sec) * 1000);
+    const [days, rest] = /^\d+\./.test(s) ? [Number(s.slice(0, s.indexOf('.'))), s.slice(s.indexOf('.') + 1)] : [0, s];
+    const [h, m, sec] = rest.split(':').map(Number);
+    return Math.round((((days * 24 + h) * 60 + m) * 60 + sec) * 1000);
   });
 
 const hostJsonSchema = z.object({
@@ -16,6 +17,7 @@ const hostJsonSchema = z.object({
     http: z.object({ routePrefix: z.string() }),
     serviceBus: z.object({
       maxConcurrentSessions: z.number().int().positive(),
+      maxMessageBatchSize: z.number().int().positive(),
       maxAutoLockRenewalDuration: timeSpan,
       autoCompleteMessages: z.boolean(),
       sessionIdleTimeout: timeSpan,

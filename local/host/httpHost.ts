@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { HttpMethod } from '@azure/functions';
 import { HttpRequest, HttpResponse, InvocationContext } from '../../functions/azfn.js';
 import type { FunctionDefinition } from '../../functions/definitions.js';
+import { maxRequestBytes } from '../../shared/config.js';
 import { startOnThread, type ThreadLoad } from '../threads.js';
 
 type HttpDefinition = Extract<FunctionDefinition, { kind: 'http' }>;
@@ -16,11 +17,47 @@ interface CompiledRoute {
   def: HttpDefinition;
   pattern: RegExp;
   names: string[];
+  /** For each name, the index of the path segment it is. */
+  segmentOf: number[];
+}
+
+/**
+ * What the Functions host (and the front end before it) would refuse before any function runs: a
+ * Host header that is no host, a path that is not a clean ARM path — a percent-escape that does not
+ * decode, or a '.' or '..' segment, which URL normalization would otherwise fold into another
+ * resource's path. The path is split and decoded here once, segment by segment.
+ */
+function checkRequest(req: IncomingMessage): { url: URL; path: string; segments: string[] } | { error: { code: string; message: string } } {
+  const raw = req.url ?? '/';
+  const path = raw.split('?')[0];
+  let url: URL;
+  try {
+    url = new URL(raw, `https://${req.headers.host ?? '127.0.0.1'}`);
+  } catch {
+    return { error: { code: 'BadRequest', message: `The Host header '${String(req.headers.host).slice(0, 100)}' or the request target is malformed.` } };
+  }
+  const segments: string[] = [];
+  for (const segment of path.split('/').slice(1)) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return { error: { code: 'BadRequest', message: `The path segment '${segment.slice(0, 100)}' has a malformed percent-escape.` } };
+    }
+    if (decoded === '.' || decoded === '..')
+      return { error: { code: 'BadRequest', message: `'${decoded}' is not a path segment ARM accepts: it names no resource.` } };
+    segments.push(decoded);
+  }
+  return { url, path, segments };
 }
 
 function compile(def: HttpDefinition, routePrefix: string): CompiledRoute {
   const names: string[] = [];
+  const segmentOf: number[] = [];
   const template = [routePrefix, def.route].filter(Boolean).join('/');
+  template.split('/').forEach((segment, i) => {
+    if (/^\{[^}]+\}$/.test(segment)) segmentOf.push(i);
+  });
   const source = template
     .split('/')
     .map((segment) =>
@@ -33,7 +70,7 @@ function compile(def: HttpDefinition, routePrefix: string): CompiledRoute {
       }),
     )
     .join('/');
-  return { def, pattern: new RegExp(`^/${source}/?$`, 'i'), names };
+  return { def, pattern: new RegExp(`^/${source}/?$`, 'i'), names, segmentOf };
 }
 
 export interface HttpHost {
@@ -73,18 +110,36 @@ export async function startHttpHost(options: {
 }): Promise<HttpHost> {
   const routes = options.definitions.filter((d): d is HttpDefinition => d.kind === 'http').map((d) => compile(d, options.routePrefix));
 
+  const refuse = (res: ServerResponse, status: number, code: string, message: string) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code, message } }));
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', `https://${req.headers.host ?? '127.0.0.1'}`);
+    const request = checkRequest(req);
+    if ('error' in request) return refuse(res, 400, request.error.code, request.error.message);
+    // Routes match the path as it was sent (the URL parser would turn '\\' into '/'), so a parameter is one of `segments`.
+    const { url, path, segments } = request;
     const method = (req.method ?? 'GET').toUpperCase() as HttpMethod;
     let pathMatched = false;
     for (const route of routes) {
-      const m = route.pattern.exec(url.pathname);
+      const m = route.pattern.exec(path);
       if (!m) continue;
       pathMatched = true;
       if (!route.def.methods.includes(method)) continue;
-      const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(m[i + 1])]));
+      // The segments were decoded once, in checkRequest; a parameter is a whole segment.
+      const params = Object.fromEntries(route.names.map((n, i) => [n, segments[route.segmentOf[i]]]));
       const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
+      let size = 0;
+      for await (const c of req) {
+        size += (c as Buffer).length;
+        // Not read past the limit: the handler would refuse it anyway, and memory is not the client's to fill.
+        if (size > maxRequestBytes) {
+          res.setHeader('connection', 'close');
+          return refuse(res, 413, 'RequestEntityTooLarge', `The request content is over ${maxRequestBytes} bytes (1 MiB), the most accepted.`);
+        }
+        chunks.push(c as Buffer);
+      }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       const request = new HttpRequest({ method, url: url.toString(), headers, params, ...(chunks.length ? { body: { bytes: Buffer.concat(chunks) } } : {}) });
@@ -103,10 +158,11 @@ export async function startHttpHost(options: {
       res.end(body);
       return;
     }
-    const code = pathMatched ? 405 : 404;
-    res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({ error: { code: pathMatched ? 'MethodNotAllowed' : 'NotFound', message: `${method} ${url.pathname} is not served by Fleet Manager.` } }),
+    refuse(
+      res,
+      pathMatched ? 405 : 404,
+      pathMatched ? 'MethodNotAllowed' : 'NotFound',
+      `${method} ${url.pathname.slice(0, 500)} is not served by Fleet Manager.`,
     );
   };
 

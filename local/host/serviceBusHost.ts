@@ -30,33 +30,51 @@ export function startServiceBusHost(options: {
   const loops: Promise<void>[] = [];
   const sb = options.settings;
 
-  const invoke = async (def: QueueDefinition, receiver: ServiceBusReceiver | ServiceBusSessionReceiver, message: ServiceBusReceivedMessage) => {
+  // The Functions host counts deliveries from 1; AMQP (and this client) from 0.
+  const deliveryCount = (m: ServiceBusReceivedMessage) => (m.deliveryCount ?? 0) + 1;
+  /** One invocation: a message, or (cardinality 'many') a batch with its metadata in arrays, settled as one. */
+  const invoke = async (def: QueueDefinition, receiver: ServiceBusReceiver | ServiceBusSessionReceiver, messages: ServiceBusReceivedMessage[]) => {
+    const [first] = messages;
+    const triggerMetadata =
+      def.cardinality === 'many'
+        ? {
+            messageIdArray: messages.map((m) => m.messageId),
+            deliveryCountArray: messages.map(deliveryCount),
+            enqueuedTimeUtcArray: messages.map((m) => m.enqueuedTimeUtc?.toISOString()),
+            sequenceNumberArray: messages.map((m) => m.sequenceNumber?.toString()),
+            applicationPropertiesArray: messages.map((m) => m.applicationProperties ?? {}),
+            sessionId: first.sessionId,
+          }
+        : {
+            messageId: first.messageId,
+            sessionId: first.sessionId,
+            deliveryCount: deliveryCount(first),
+            enqueuedTimeUtc: first.enqueuedTimeUtc?.toISOString(),
+            sequenceNumber: first.sequenceNumber?.toString(),
+            applicationProperties: first.applicationProperties ?? {},
+          };
     const context = new InvocationContext({
       invocationId: randomUUID(),
       functionName: def.name,
-      // The Functions host counts deliveries from 1; AMQP (and this client) from 0.
-      triggerMetadata: {
-        messageId: message.messageId,
-        sessionId: message.sessionId,
-        deliveryCount: (message.deliveryCount ?? 0) + 1,
-        enqueuedTimeUtc: message.enqueuedTimeUtc?.toISOString(),
-        sequenceNumber: message.sequenceNumber?.toString(),
-        applicationProperties: message.applicationProperties ?? {},
-      },
+      triggerMetadata,
       logHandler: (level, ...args) =>
         options.log(level, def.name, args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ')),
     });
     try {
-      await def.handler(message.body, context);
-      if (sb.autoCompleteMessages) await receiver.completeMessage(message);
+      await def.handler(def.cardinality === 'many' ? messages.map((m) => m.body) : first.body, context);
+      if (sb.autoCompleteMessages) for (const m of messages) await receiver.completeMessage(m);
     } catch (e) {
-      options.log('warning', def.name, `message ${String(message.messageId)} failed (delivery ${(message.deliveryCount ?? 0) + 1}): ${(e as Error).message}`);
-      await receiver.abandonMessage(message).catch(() => undefined);
+      const what = messages.length === 1 ? `message ${String(first.messageId)}` : `a batch of ${messages.length} from message ${String(first.messageId)}`;
+      options.log('warning', def.name, `${what} failed (delivery ${deliveryCount(first)}): ${(e as Error).message}`);
+      for (const m of messages) await receiver.abandonMessage(m).catch(() => undefined);
     }
   };
 
   // Like the Functions host, stream each accepted session (no receive/drain cycles) and let it go
-  // after sessionIdleTimeout without a message, so another fleet's session can be taken.
+  // after sessionIdleTimeout without a message, so another fleet's session can be taken. Messages
+  // are taken as they arrive and handed to the function in order, one invocation at a time: for
+  // cardinality 'many', everything that arrived while the last invocation ran (up to
+  // maxMessageBatchSize) is the next batch.
   const sessionLoop = async (def: QueueDefinition) => {
     while (!stop.signal.aborted) {
       let receiver: ServiceBusSessionReceiver | undefined;
@@ -68,35 +86,47 @@ export function startServiceBusHost(options: {
         const session = receiver;
         await new Promise<void>((done) => {
           let idle: NodeJS.Timeout;
-          let busy = 0;
+          let running = false;
+          let ended = false;
+          const waiting: ServiceBusReceivedMessage[] = [];
           const resolve = () => {
+            ended = true;
             clearTimeout(idle);
             stop.signal.removeEventListener('abort', resolve);
             done();
           };
           const armIdle = () => {
             clearTimeout(idle);
-            idle = setTimeout(() => busy === 0 && resolve(), sb.sessionIdleTimeout);
+            idle = setTimeout(() => !running && waiting.length === 0 && resolve(), sb.sessionIdleTimeout);
+          };
+          const drain = async () => {
+            if (running) return;
+            running = true;
+            clearTimeout(idle);
+            try {
+              while (waiting.length && !ended) {
+                const batch = waiting.splice(0, def.cardinality === 'many' ? sb.maxMessageBatchSize : 1);
+                await invoke(def, session, batch);
+              }
+            } finally {
+              running = false;
+              armIdle();
+            }
           };
           stop.signal.addEventListener('abort', resolve, { once: true });
           armIdle();
           session.subscribe(
             {
               processMessage: async (message) => {
-                busy++;
-                clearTimeout(idle);
-                try {
-                  await invoke(def, session, message);
-                } finally {
-                  busy--;
-                  armIdle();
-                }
+                waiting.push(message);
+                void drain();
               },
               processError: async (args) => {
                 options.log('warning', def.name, `session ${session.sessionId}: ${args.error.message}`);
                 if ((args.error as { code?: string }).code === 'SessionLockLost') resolve();
               },
             },
+            // Settled by invoke, after the function returns; the client takes the next message meanwhile.
             { autoCompleteMessages: false, maxConcurrentCalls: 1 },
           );
         });
@@ -116,8 +146,13 @@ export function startServiceBusHost(options: {
     const receiver = options.client.createReceiver(def.queueName, { maxAutoLockRenewalDurationInMs: sb.maxAutoLockRenewalDuration });
     while (!stop.signal.aborted) {
       try {
-        const messages = await receiver.receiveMessages(16, { maxWaitTimeInMs: 1000, abortSignal: stop.signal });
-        await Promise.all(messages.map((m) => invoke(def, receiver, m)));
+        const messages = await receiver.receiveMessages(def.cardinality === 'many' ? sb.maxMessageBatchSize : 16, {
+          maxWaitTimeInMs: 1000,
+          abortSignal: stop.signal,
+        });
+        if (def.cardinality === 'many') {
+          if (messages.length) await invoke(def, receiver, messages);
+        } else await Promise.all(messages.map((m) => invoke(def, receiver, [m])));
       } catch (e) {
         if (!isAbort(e) && !stop.signal.aborted) options.log('warning', def.name, `receiver: ${(e as Error).message}`);
       }

@@ -70,8 +70,9 @@ export function newOperation(kind: OperationKind, fleet: FleetRef, resourceId: s
 }
 
 /** Records a change together with the operation that converges it, then sends that operation's command. */
-export async function accept(deps: AppDeps, change: Change, op: OperationRecord, ctx: RequestContext): Promise<void> {
-  await deps.store.commit(op.fleet, [change, { op: 'create', row: { kind: 'operation', value: op } }], { abortSignal: ctx.abortSignal });
+export async function accept(deps: AppDeps, change: Change | Change[], op: OperationRecord, ctx: RequestContext): Promise<void> {
+  const changes = [...(Array.isArray(change) ? change : [change]), { op: 'create', row: { kind: 'operation', value: op } } satisfies Change];
+  await deps.store.commit(op.fleet, changes, { abortSignal: ctx.abortSignal });
   await deps.queue.send(commandFor(op), { abortSignal: ctx.abortSignal });
 }
 

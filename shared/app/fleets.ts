@@ -98,7 +98,15 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
     eTag: newETag(),
     systemData: createdBy(ctx.caller, now),
   };
-  await accept(deps, { op: 'create', row: { kind: 'fleet', value: created } }, op, ctx);
+  await accept(
+    deps,
+    [
+      { op: 'create', row: { kind: 'fleet', value: created } },
+      { op: 'create', row: { kind: 'counts', value: { joined: 0 } } },
+    ],
+    op,
+    ctx,
+  );
   return { status: 201, body: fleetToArm(created), operation: op };
 }
 

@@ -1,15 +1,22 @@
 // The queue worker. It is level-triggered: a command only says "operation X wants this resource
-// converged"; the worker reads the desired state and the operation, converges, and records the
-// result in one transaction. A duplicate, late or superseded message finds the operation already
-// terminal (or no longer the resource's current one) and does nothing.
-
+// converged"; the worker reads the desired state, converges, and records the result in one
+// transaction. A duplicate, late or superseded message finds the operation already terminal (or no
+// longer the resource's current one) and does nothing.
+//
+// Commands come in batches from one fleet's session, in the order they were sent. Consecutive
+// member commands are converged together: one read of the fleet and its counts, the members' rows
+// and clusters read side by side, and one transaction for up to 49 of them (two rows each, plus
+// the counts). A fleet command is converged on its own, between them.
+import { chunks, inParallel } from '../batches.js';
 import { fleetId, memberId } from '../domain/armIds.js';
 import { type FleetCommand, fleetCommandSchema } from '../domain/commands.js';
 import { ArmError } from '../domain/errors.js';
-import { checkJoin, parseMemberClusterId } from '../domain/membership.js';
+import { checkJoin, memberLimitReached, parseMemberClusterId } from '../domain/membership.js';
 import {
+  type FleetCounts,
   type FleetRecord,
   fleetIsBusy,
+  type JoinedCluster,
   type MemberRecord,
   memberIsBusy,
   type OperationError,
@@ -27,9 +34,19 @@ export interface Delivery {
   abortSignal?: AbortSignal;
 }
 
+/** One message of a batch, as the trigger hands it over. */
+export interface IncomingCommand {
+  body: unknown;
+  /** 1 on the first delivery. */
+  deliveryCount: number;
+}
+
 export class PoisonMessageError extends Error {
   override name = 'PoisonMessageError';
 }
+
+/** Member commands converged in one transaction: two rows each (member, operation) and the counts row. */
+export const maxMembersPerCommit = 49;
 
 // The Functions host hands a JSON body over parsed, but a body it did not recognise as JSON arrives
 // as text; accept both.
@@ -43,25 +60,77 @@ function asJson(message: unknown): unknown {
 }
 
 export async function handleFleetCommand(deps: AppDeps, message: unknown, delivery: Delivery): Promise<void> {
-  const parsed = fleetCommandSchema.safeParse(asJson(message));
-  // Retrying cannot fix a malformed message; throwing lets Service Bus dead-letter it after
-  // maxDeliveryCount attempts, with MaxDeliveryCountExceeded as the reason and this error in the log.
-  if (!parsed.success) throw new PoisonMessageError(`not a fleet command: ${parsed.error.issues[0]?.message}`);
-  const command = parsed.data;
-  try {
-    await converge(deps, command, delivery.abortSignal);
-  } catch (e) {
-    // The last attempt records the failure, so a client polling the operation sees Failed rather
-    // than InProgress for ever; the message then goes to the dead-letter queue.
-    if (!(e instanceof ConcurrencyError) && delivery.deliveryCount >= delivery.maxDeliveryCount) {
-      await recordFailure(deps, command, {
-        code: 'InternalServerError',
-        message: `The operation failed after ${delivery.deliveryCount} attempts: ${(e as Error).message}`,
-        httpStatus: 500,
-      });
-    }
-    throw e;
+  return handleFleetCommands(deps, [{ body: message, deliveryCount: delivery.deliveryCount }], delivery);
+}
+
+/**
+ * Converges a batch of one session's commands in order. Throwing abandons the whole batch (the
+ * trigger settles a batch as one), which is harmless: every command is idempotent.
+ */
+export async function handleFleetCommands(
+  deps: AppDeps,
+  messages: IncomingCommand[],
+  options: { maxDeliveryCount: number; abortSignal?: AbortSignal },
+): Promise<void> {
+  const commands: { command: FleetCommand; deliveryCount: number }[] = [];
+  const poison: string[] = [];
+  for (const m of messages) {
+    const parsed = fleetCommandSchema.safeParse(asJson(m.body));
+    if (parsed.success) commands.push({ command: parsed.data, deliveryCount: m.deliveryCount });
+    else poison.push(parsed.error.issues[0]?.message ?? 'invalid');
   }
+  for (const run of runsOf(commands)) {
+    try {
+      if (run[0].command.memberName === undefined) await convergeFleet(deps, run[0].command, options.abortSignal);
+      else
+        await convergeMembers(
+          deps,
+          run[0].command.fleet,
+          run.map((r) => r.command),
+          options.abortSignal,
+        );
+    } catch (e) {
+      // The last attempt records the failure, so a client polling the operation sees Failed rather
+      // than InProgress for ever; the message then goes to the dead-letter queue.
+      if (!(e instanceof ConcurrencyError)) {
+        for (const r of run) {
+          if (r.deliveryCount < options.maxDeliveryCount) continue;
+          const message = `The operation failed after ${r.deliveryCount} attempts: ${(e as Error).message}`;
+          await recordFailure(deps, r.command, { code: 'InternalServerError', message, httpStatus: 500 });
+        }
+      }
+      throw e;
+    }
+  }
+  // Retrying cannot fix a malformed message; throwing (after the rest of the batch is done) lets
+  // Service Bus dead-letter it after maxDeliveryCount attempts, with this error in the log. The
+  // good commands delivered with it come back too, and find their operations ended.
+  if (poison.length) throw new PoisonMessageError(`not a fleet command: ${poison[0]}`);
+}
+
+/** Splits a batch into what converges together: a fleet command alone, or consecutive commands for distinct members. */
+function runsOf<T extends { command: FleetCommand }>(commands: T[]): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let names = new Set<string>();
+  const close = () => {
+    if (run.length) runs.push(run);
+    run = [];
+    names = new Set();
+  };
+  for (const c of commands) {
+    const name = c.command.memberName;
+    if (name === undefined) {
+      close();
+      runs.push([c]);
+      continue;
+    }
+    if (names.has(name) || run.length >= maxMembersPerCommit) close();
+    run.push(c);
+    names.add(name);
+  }
+  close();
+  return runs;
 }
 
 function toOperationError(e: ArmError): OperationError {
@@ -88,6 +157,9 @@ const superseded = (op: Running, fleet: FleetCommand['fleet'], memberName?: stri
   httpStatus: 409,
 });
 
+/** The time an operation ends: taken when its work is done, just before the transaction that records it. */
+const endTime = (deps: AppDeps) => deps.now().toISOString();
+
 /**
  * A busy fleet or member row naming the command's operation proves that operation InProgress: the
  * row and its operation are only ever written in one transaction (accepting a change sets both,
@@ -95,60 +167,22 @@ const superseded = (op: Running, fleet: FleetCommand['fleet'], memberName?: stri
  * conditioned on the row's version. Anything else reads the operation: a duplicate, a superseded or
  * orphaned operation, and deletes (a transaction cannot make a delete conditional on a version).
  */
-async function runningOperation(deps: AppDeps, command: FleetCommand, part: FleetPartition, abortSignal?: AbortSignal): Promise<Running | undefined> {
-  const member = command.memberName === undefined ? undefined : part.members.find((m) => m.value.ref.memberName === command.memberName);
-  const row = command.memberName === undefined ? part.fleet : member;
-  const names = row?.value.lastOperationId === command.operationId;
-  if (names && !command.kind.endsWith('.delete')) {
-    const busy = member ? memberIsBusy(member.value.provisioningState) : fleetIsBusy(part.fleet!.value.provisioningState);
+async function runningOperation(
+  deps: AppDeps,
+  command: FleetCommand,
+  row: Stored<FleetRecord> | Stored<MemberRecord> | undefined,
+  abortSignal?: AbortSignal,
+): Promise<Running | undefined> {
+  if (row?.value.lastOperationId === command.operationId && !command.kind.endsWith('.delete')) {
+    const state = row.value.provisioningState;
+    const busy =
+      command.memberName === undefined ? fleetIsBusy(state as FleetRecord['provisioningState']) : memberIsBusy(state as MemberRecord['provisioningState']);
     // Settled: the operation ended in the transaction that settled the row.
     return busy ? { id: command.operationId, kind: command.kind } : undefined;
   }
   const { operation } = await deps.store.readFleet(command.fleet, { includeFleet: false, operationId: command.operationId, abortSignal });
-  if (operation?.value.status !== 'InProgress') return undefined;
+  if (!operation || operation.value.status !== 'InProgress') return undefined;
   return { id: operation.value.id, kind: operation.value.kind, version: operation.version, value: operation.value };
-}
-
-async function converge(deps: AppDeps, command: FleetCommand, abortSignal?: AbortSignal): Promise<void> {
-  const part = await deps.store.readFleet(command.fleet, { allMembers: true, abortSignal });
-  const op = await runningOperation(deps, command, part, abortSignal);
-  if (!op) return;
-  const now = deps.now().toISOString();
-  const commit = (changes: Change[]) => deps.store.commit(command.fleet, changes, { abortSignal });
-  const cancel = () => commit([finish(op, 'Canceled', now, superseded(op, command.fleet, command.memberName))]);
-
-  switch (op.kind) {
-    case 'fleet.createOrUpdate':
-    case 'fleet.update':
-      return convergeFleet(deps, part, op, now, commit, cancel);
-    case 'fleet.delete': {
-      const fleet = part.fleet;
-      if (!fleet) return commit([finish(op, 'Succeeded', now)]);
-      if (fleet.value.lastOperationId !== op.id) return cancel();
-      // Deleting a fleet deletes its members, as ARM deletes a parent's child resources.
-      for (const m of part.members) await deps.claims.release(m.value.clusterResourceId, m.value.ref);
-      return commit([
-        ...part.members.map((m): Change => ({ op: 'delete', kind: 'member', name: m.value.ref.memberName })),
-        { op: 'delete', kind: 'fleet', name: fleet.value.ref.fleetName },
-        finish(op, 'Succeeded', now),
-      ]);
-    }
-    case 'member.createOrUpdate':
-    case 'member.update':
-    case 'member.delete': {
-      const member = part.members.find((m) => m.value.ref.memberName === command.memberName);
-      if (!member || !part.fleet || member.value.lastOperationId !== op.id) return cancel();
-      if (op.kind === 'member.delete') {
-        await deps.claims.release(member.value.clusterResourceId, member.value.ref);
-        return commit([{ op: 'delete', kind: 'member', name: member.value.ref.memberName }, finish(op, 'Succeeded', now)]);
-      }
-      if (op.kind === 'member.update') {
-        const settled = member.value.joined ? 'Succeeded' : 'Failed';
-        return commit([replaceMember(member, { provisioningState: settled }), finish(op, 'Succeeded', now)]);
-      }
-      return convergeJoin(deps, part.fleet.value, part, member, op, now, commit, abortSignal);
-    }
-  }
 }
 
 function replaceMember(member: Stored<MemberRecord>, patch: Partial<MemberRecord>): Change {
@@ -159,82 +193,202 @@ function replaceFleet(fleet: Stored<FleetRecord>, patch: Partial<FleetRecord>): 
   return { op: 'replace', row: { kind: 'fleet', value: { ...fleet.value, ...patch, eTag: newETag() } }, version: fleet.version };
 }
 
-async function convergeFleet(
-  deps: AppDeps,
-  part: FleetPartition,
-  op: Running,
-  now: string,
-  commit: (c: Change[]) => Promise<void>,
-  cancel: () => Promise<void>,
-) {
+const publicError = ({ code, message, target }: OperationError) => ({ code, message, ...(target ? { target } : {}) });
+
+async function convergeFleet(deps: AppDeps, command: FleetCommand, abortSignal?: AbortSignal): Promise<void> {
+  const part = await deps.store.readFleet(command.fleet, { abortSignal });
+  const op = await runningOperation(deps, command, part.fleet, abortSignal);
+  if (!op) return;
+  const commit = (changes: Change[]) => deps.store.commit(command.fleet, changes, { abortSignal });
   const fleet = part.fleet;
-  if (!fleet || fleet.value.lastOperationId !== op.id) return cancel();
+  if (op.kind === 'fleet.delete') {
+    if (!fleet) return commit([finish(op, 'Succeeded', endTime(deps))]);
+    if (fleet.value.lastOperationId !== op.id) return commit([finish(op, 'Canceled', endTime(deps), superseded(op, command.fleet))]);
+    return deleteFleetAndMembers(deps, fleet, op, abortSignal);
+  }
+  if (!fleet || fleet.value.lastOperationId !== op.id) return commit([finish(op, 'Canceled', endTime(deps), superseded(op, command.fleet))]);
   let tenantId = fleet.value.tenantId;
   if (op.kind === 'fleet.createOrUpdate' || !tenantId) {
     // The fleet's tenant is its subscription's: members must come from the same tenant.
-    const sub = await deps.directory.getSubscription(fleet.value.ref.subscriptionId);
+    const sub = await deps.directory.getSubscription(fleet.value.ref.subscriptionId, { abortSignal });
     if (sub.state !== 'found') {
-      const error = toOperationError(
-        new ArmError(
-          'SubscriptionNotFound',
-          404,
-          `Subscription '${fleet.value.ref.subscriptionId}' was not found in the Microsoft Entra tenant this service runs in.`,
-        ),
-      );
-      return commit([replaceFleet(fleet, { provisioningState: 'Failed', lastOperationError: publicError(error) }), finish(op, 'Failed', now, error)]);
+      const message = `Subscription '${fleet.value.ref.subscriptionId}' was not found in the Microsoft Entra tenant this service runs in.`;
+      const error = toOperationError(new ArmError('SubscriptionNotFound', 404, message));
+      return commit([replaceFleet(fleet, { provisioningState: 'Failed', lastOperationError: publicError(error) }), finish(op, 'Failed', endTime(deps), error)]);
     }
     tenantId = sub.tenantId;
   }
-  return commit([replaceFleet(fleet, { provisioningState: 'Succeeded', tenantId, lastOperationError: undefined }), finish(op, 'Succeeded', now)]);
+  return commit([replaceFleet(fleet, { provisioningState: 'Succeeded', tenantId, lastOperationError: undefined }), finish(op, 'Succeeded', endTime(deps))]);
 }
 
-const publicError = ({ code, message, target }: OperationError) => ({ code, message, ...(target ? { target } : {}) });
+/** Member rows deleted per page, and transactions of them at once. */
+const deletePageSize = 1000;
+const deleteWidth = 8;
 
-async function convergeJoin(
+/**
+ * Deleting a fleet deletes its members, as ARM deletes a parent's child resources. A page at a time:
+ * release the page's clusters (a query and batches per subscription), delete its rows (batches of
+ * 100, several at once); the fleet row goes last, in the transaction that ends the operation. An
+ * interrupted delete is redelivered and goes on from what is left; the fleet stays Deleting until
+ * then, so it is never seen Succeeded with part of its members gone.
+ */
+async function deleteFleetAndMembers(deps: AppDeps, fleet: Stored<FleetRecord>, op: Running, abortSignal?: AbortSignal): Promise<void> {
+  const ref = fleet.value.ref;
+  for (;;) {
+    const page = await deps.store.listMembers(ref, { pageSize: deletePageSize, abortSignal });
+    if (page.items.length === 0) break;
+    const subscriptions = page.items.map((m) => parseMemberClusterId(m.clusterResourceId).subscriptionId);
+    await deps.claims.releaseFleet(ref, subscriptions, { abortSignal });
+    const deletes = page.items.map((m): Change => ({ op: 'delete', kind: 'member', name: m.ref.memberName }));
+    await inParallel(chunks(deletes, 100), deleteWidth, (batch) => deps.store.commit(ref, batch, { abortSignal }));
+  }
+  await deps.store.commit(
+    ref,
+    [{ op: 'delete', kind: 'counts', name: 'counts' }, { op: 'delete', kind: 'fleet', name: ref.fleetName }, finish(op, 'Succeeded', endTime(deps))],
+    { abortSignal },
+  );
+}
+
+/** A fleet written before it kept counts: count its joined members once. */
+async function countJoined(deps: AppDeps, fleet: FleetRecord, abortSignal?: AbortSignal): Promise<FleetCounts> {
+  let joined = 0;
+  let continuationToken: string | undefined;
+  do {
+    const page = await deps.store.listMembers(fleet.ref, { pageSize: 1000, continuationToken, abortSignal });
+    joined += page.items.filter((m) => m.joined).length;
+    continuationToken = page.continuationToken;
+  } while (continuationToken);
+  return { joined };
+}
+
+/** What one member command comes to, before the transaction. */
+type Outcome =
+  | { kind: 'cancel'; op: Running; command: FleetCommand }
+  | { kind: 'delete'; op: Running; member: Stored<MemberRecord> }
+  | { kind: 'settle'; op: Running; member: Stored<MemberRecord> }
+  | { kind: 'join'; op: Running; member: Stored<MemberRecord>; joined?: JoinedCluster; error?: ArmError };
+
+async function convergeMembers(deps: AppDeps, fleetRef: FleetCommand['fleet'], commands: FleetCommand[], abortSignal?: AbortSignal): Promise<void> {
+  const part: FleetPartition = await deps.store.readFleet(fleetRef, { counts: true, memberNames: commands.map((c) => c.memberName!), abortSignal });
+  const byName = new Map(part.members.map((m) => [m.value.ref.memberName, m]));
+  const fleet = part.fleet;
+  const outcomes: Outcome[] = [];
+  await Promise.all(
+    commands.map(async (command, i) => {
+      const member = byName.get(command.memberName!);
+      const op = await runningOperation(deps, command, member, abortSignal);
+      if (!op) return;
+      if (!member || !fleet || member.value.lastOperationId !== op.id) outcomes[i] = { kind: 'cancel', op, command };
+      else if (op.kind === 'member.delete') outcomes[i] = { kind: 'delete', op, member };
+      else if (op.kind === 'member.update') outcomes[i] = { kind: 'settle', op, member };
+      else outcomes[i] = { kind: 'join', op, member };
+    }),
+  );
+  const present = outcomes.filter(Boolean);
+  if (present.length === 0) return;
+  const counts = part.counts?.value ?? (fleet ? await countJoined(deps, fleet.value, abortSignal) : { joined: 0 });
+
+  // Leaving members give their places back first: their deletes were accepted before these joins ran.
+  const leaving = present.filter((o): o is Extract<Outcome, { kind: 'delete' }> => o.kind === 'delete');
+  await Promise.all(leaving.map((o) => deps.claims.release(o.member.value.clusterResourceId, o.member.value.ref)));
+  let joined = counts.joined - leaving.filter((o) => o.member.value.joined).length;
+  const joins = present.filter((o): o is Extract<Outcome, { kind: 'join' }> => o.kind === 'join');
+  if (fleet) joined = await admit(deps, fleet.value, joins, joined, abortSignal);
+
+  const at = endTime(deps);
+  const changes: Change[] = [];
+  for (const o of present) {
+    if (o.kind === 'cancel') changes.push(finish(o.op, 'Canceled', at, superseded(o.op, o.command.fleet, o.command.memberName)));
+    else if (o.kind === 'delete') changes.push({ op: 'delete', kind: 'member', name: o.member.value.ref.memberName }, finish(o.op, 'Succeeded', at));
+    else if (o.kind === 'settle') {
+      const settled = o.member.value.joined ? 'Succeeded' : 'Failed';
+      changes.push(replaceMember(o.member, { provisioningState: settled }), finish(o.op, 'Succeeded', at));
+    } else if (o.error) {
+      const error = toOperationError(o.error);
+      changes.push(replaceMember(o.member, { provisioningState: 'Failed', lastOperationError: publicError(error) }), finish(o.op, 'Failed', at, error));
+    } else {
+      changes.push(replaceMember(o.member, { provisioningState: 'Succeeded', joined: o.joined, lastOperationError: undefined }), finish(o.op, 'Succeeded', at));
+    }
+  }
+  if (fleet && joined !== counts.joined) {
+    const row = { kind: 'counts' as const, value: { ...counts, joined } };
+    changes.push(part.counts ? { op: 'replace', row, version: part.counts.version } : { op: 'create', row });
+  }
+  await deps.store.commit(fleetRef, changes, { abortSignal });
+}
+
+/**
+ * Decides the joins of a batch, in the order they were sent: each cluster is checked (tenant,
+ * existence, identity), then claimed; a new member takes one of the places the limit leaves, which
+ * are handed out in order, claims in parallel, a wave at a time (a claim refused because the cluster
+ * is in another fleet leaves its place to the next join). Returns the joined count after them.
+ */
+async function admit(
   deps: AppDeps,
   fleet: FleetRecord,
-  part: FleetPartition,
-  member: Stored<MemberRecord>,
-  op: Running,
-  now: string,
-  commit: (c: Change[]) => Promise<void>,
+  joins: Extract<Outcome, { kind: 'join' }>[],
+  joined: number,
   abortSignal?: AbortSignal,
-) {
-  try {
-    const clusterId = parseMemberClusterId(member.value.clusterResourceId);
+): Promise<number> {
+  const check = async (o: (typeof joins)[number], otherJoined: number) => {
+    const member = o.member.value;
+    const clusterId = parseMemberClusterId(member.clusterResourceId);
     const subscription = await deps.directory.getSubscription(clusterId.subscriptionId, { abortSignal });
     const sameTenant = subscription.state === 'found' && subscription.tenantId === fleet.tenantId;
     const cluster = sameTenant ? await deps.directory.getManagedCluster(clusterId, { abortSignal }) : undefined;
-    const otherJoined = part.members.filter((m) => m.value.joined && m.value.ref.memberName !== member.value.ref.memberName).length;
-    const joined = checkJoin({ fleet, member: member.value, cluster, subscription, otherJoined, memberLimit: deps.memberLimit, now });
-    const claim = await deps.claims.claim(member.value.clusterResourceId, member.value.ref);
-    if (!claim.claimed) {
-      const o = claim.owner;
-      throw new ArmError(
-        'MemberClusterAlreadyInFleet',
-        409,
-        `AKS cluster '${member.value.clusterResourceId}' is already member '${o.memberName}' of fleet '/subscriptions/${o.subscriptionId}/resourceGroups/${o.resourceGroup}/providers/Microsoft.ContainerService/fleets/${o.fleetName}'; a cluster can belong to one fleet only.`,
-      );
-    }
-    return commit([replaceMember(member, { provisioningState: 'Succeeded', joined, lastOperationError: undefined }), finish(op, 'Succeeded', now)]);
-  } catch (e) {
+    return checkJoin({ fleet, member, cluster, subscription, otherJoined, memberLimit: deps.memberLimit, now: deps.now().toISOString() });
+  };
+  const refuse = (o: (typeof joins)[number], e: unknown) => {
     if (!(e instanceof ArmError)) throw e;
-    const error = toOperationError(e);
-    return commit([replaceMember(member, { provisioningState: 'Failed', lastOperationError: publicError(error) }), finish(op, 'Failed', now, error)]);
+    o.error = e;
+  };
+  const claim = async (o: (typeof joins)[number]) => {
+    const member = o.member.value;
+    const result = await deps.claims.claim(member.clusterResourceId, member.ref);
+    if (result.claimed) return true;
+    const w = result.owner;
+    const message = `AKS cluster '${member.clusterResourceId}' is already member '${w.memberName}' of fleet '${fleetId(w)}'; a cluster can belong to one fleet only.`;
+    o.error = new ArmError('MemberClusterAlreadyInFleet', 409, message);
+    return false;
+  };
+  // Every cluster is checked first, side by side, as if a place were free; the limit comes after.
+  await Promise.all(
+    joins.map(async (o) => {
+      try {
+        o.joined = await check(o, 0);
+      } catch (e) {
+        refuse(o, e);
+      }
+    }),
+  );
+  const checked = joins.filter((o) => !o.error);
+  // Members already joined (a re-run create, an identity refresh) hold their place.
+  await Promise.all(checked.filter((o) => o.member.value.joined).map(claim));
+  let waiting = checked.filter((o) => !o.member.value.joined);
+  while (waiting.length) {
+    const places = Math.max(0, deps.memberLimit - joined);
+    if (places === 0) {
+      for (const o of waiting) o.error = memberLimitReached(fleet, joined, deps.memberLimit);
+      break;
+    }
+    const wave = waiting.slice(0, places);
+    waiting = waiting.slice(places);
+    const claimed = await Promise.all(wave.map(claim));
+    joined += claimed.filter(Boolean).length;
   }
+  return joined;
 }
 
 async function recordFailure(deps: AppDeps, command: FleetCommand, error: OperationError): Promise<void> {
   const part = await deps.store.readFleet(command.fleet, { operationId: command.operationId, memberName: command.memberName });
   const operation = part.operation;
-  if (operation?.value.status !== 'InProgress') return;
+  if (!operation || operation.value.status !== 'InProgress') return;
   const op: Running = { id: operation.value.id, kind: operation.value.kind, version: operation.version };
-  const now = deps.now().toISOString();
-  const changes: Change[] = [finish(op, 'Failed', now, error)];
+  const changes: Change[] = [finish(op, 'Failed', endTime(deps), error)];
   const member = part.members[0];
   if (command.memberName && member && member.value.lastOperationId === op.id) {
     changes.push(replaceMember(member, { provisioningState: 'Failed', lastOperationError: publicError(error) }));
-  } else if (!command.memberName && part.fleet && part.fleet.value.lastOperationId === op.id) {
+  } else if (!command.memberName && part.fleet?.value.lastOperationId === op.id) {
     changes.push(replaceFleet(part.fleet, { provisioningState: 'Failed', lastOperationError: publicError(error) }));
   }
   await deps.store.commit(command.fleet, changes);

@@ -12,28 +12,41 @@ export interface ClusterInfo {
 
 export type SubscriptionLookup = { state: 'found'; tenantId: string } | { state: 'notFound' } | { state: 'otherTenant' };
 
+// Errors echo what was sent, cut short: an id can be as long as the body.
+const shown = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
+
+// AKS's rule for managed cluster names.
+const aksClusterName = /^[a-zA-Z0-9]([-_a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
+
 /** Checks a member's cluster id at the door: only AKS managed clusters may join. */
 export function parseMemberClusterId(clusterResourceId: string): ResourceId {
   const id = parseResourceId(clusterResourceId);
   if (!id) {
     throw badRequest(
       'InvalidMemberClusterResourceId',
-      `'${clusterResourceId}' is not an Azure resource id of the form /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}.`,
+      `'${shown(clusterResourceId)}' is not an Azure resource id of the form /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}.`,
       'properties.clusterResourceId',
     );
   }
   const type = resourceTypeOf(id).toLowerCase();
+  if (type === managedClusterType.toLowerCase() && !aksClusterName.test(id.name)) {
+    throw badRequest(
+      'InvalidMemberClusterResourceId',
+      `'${shown(clusterResourceId)}' does not name an AKS cluster: a cluster name is 1-63 letters, digits, '-' and '_', starting and ending with a letter or digit.`,
+      'properties.clusterResourceId',
+    );
+  }
   if (type === connectedClusterType.toLowerCase()) {
     throw badRequest(
       'InvalidMemberClusterResourceId',
-      `'${clusterResourceId}' is an Azure Arc-enabled cluster; only existing AKS clusters (${managedClusterType}) can join a fleet.`,
+      `'${shown(clusterResourceId)}' is an Azure Arc-enabled cluster; only existing AKS clusters (${managedClusterType}) can join a fleet.`,
       'properties.clusterResourceId',
     );
   }
   if (type !== managedClusterType.toLowerCase()) {
     throw badRequest(
       'InvalidMemberClusterResourceId',
-      `'${clusterResourceId}' is a ${resourceTypeOf(id)}; only existing AKS clusters (${managedClusterType}) can join a fleet.`,
+      `'${shown(clusterResourceId)}' is a ${shown(resourceTypeOf(id))}; only existing AKS clusters (${managedClusterType}) can join a fleet.`,
       'properties.clusterResourceId',
     );
   }
@@ -49,6 +62,9 @@ export function clusterPrincipal(cluster: ClusterInfo): { principalId: string; i
   if (identity.type.toLowerCase() === 'userassigned' && uai?.principalId) return { principalId: uai.principalId, identityType: 'UserAssigned' };
   return undefined;
 }
+
+export const memberLimitReached = (fleet: FleetRecord, joined: number, limit: number) =>
+  new ArmError('MemberLimitReached', 400, `Fleet '${fleet.ref.fleetName}' already has ${joined} members; a fleet holds at most ${limit}.`);
 
 export interface JoinInput {
   fleet: FleetRecord;
@@ -93,13 +109,7 @@ export function checkJoin(input: JoinInput): JoinedCluster {
       `AKS cluster '${member.clusterResourceId}' has no managed identity; a member agent needs one to authenticate to the fleet.`,
     );
   }
-  if (!member.joined && input.otherJoined >= input.memberLimit) {
-    throw new ArmError(
-      'MemberLimitReached',
-      400,
-      `Fleet '${fleet.ref.fleetName}' already has ${input.otherJoined} members; a fleet holds at most ${input.memberLimit}.`,
-    );
-  }
+  if (!member.joined && input.otherJoined >= input.memberLimit) throw memberLimitReached(fleet, input.otherJoined, input.memberLimit);
   const identityChanged = member.joined?.principalId !== principal.principalId;
   return {
     ...principal,

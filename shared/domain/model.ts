@@ -59,6 +59,15 @@ export interface MemberRecord {
   systemData: SystemData;
 }
 
+/**
+ * What the fleet counts of its members, kept exact in the transactions that change them, so that no
+ * join has to read every member to know whether the fleet is full.
+ */
+export interface FleetCounts {
+  /** Members that have joined (have a recorded cluster identity): what the member limit counts. */
+  joined: number;
+}
+
 export type OperationKind = 'fleet.createOrUpdate' | 'fleet.update' | 'fleet.delete' | 'member.createOrUpdate' | 'member.update' | 'member.delete';
 
 export interface OperationError extends ErrorDetail {

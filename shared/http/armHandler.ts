@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ApiResult, RequestContext } from '../app/context.js';
-import { supportedApiVersions } from '../config.js';
+import { maxRequestBytes, supportedApiVersions } from '../config.js';
 import { checkAccess } from '../domain/access.js';
 import { ArmError, badRequest } from '../domain/errors.js';
 import { operationResultPath, operationStatusPath } from '../domain/wire.js';
-import { ConcurrencyError } from '../ports.js';
+import { ConcurrencyError, InvalidContinuationTokenError } from '../ports.js';
 import { type Runtime, runtime } from '../runtime.js';
 
 export interface ArmRequest {
@@ -28,7 +28,14 @@ type Outcome = ApiResult | ListResult;
 
 export type ArmOperation = (req: ArmRequest, rt: Runtime) => Promise<Outcome>;
 
-function checkApiVersion(version: string | null): void {
+function checkApiVersion(versions: string[]): void {
+  if (versions.length > 1) {
+    throw badRequest(
+      'InvalidApiVersionParameter',
+      `The api-version query parameter was given ${versions.length} times ('${versions.join("', '")}'); give it once.`,
+    );
+  }
+  const version = versions[0];
   if (!version)
     throw badRequest(
       'MissingApiVersionParameter',
@@ -39,9 +46,27 @@ function checkApiVersion(version: string | null): void {
   }
 }
 
+const tooLarge = (bytes: number) =>
+  new ArmError('RequestEntityTooLarge', 413, `The request content is ${bytes} bytes; at most ${maxRequestBytes} bytes (1 MiB) are accepted.`);
+
+// application/json, with or without parameters (charset), or a +json type.
+const isJson = (contentType: string | undefined) => !!contentType && /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType.trim());
+
 async function readJson(req: HttpRequest): Promise<unknown> {
-  const text = await req.text();
+  const declared = Number(req.headers.get('content-length') ?? 0);
+  if (declared > maxRequestBytes) throw tooLarge(declared);
+  const bytes = Buffer.from(await req.arrayBuffer());
+  if (bytes.length > maxRequestBytes) throw tooLarge(bytes.length);
+  const text = bytes.toString('utf8');
   if (!text.trim()) return undefined;
+  const contentType = req.headers.get('content-type') ?? undefined;
+  if (!isJson(contentType)) {
+    throw new ArmError(
+      'UnsupportedMediaType',
+      415,
+      `The request content type '${contentType ?? '(none)'}' is not supported; send the body as application/json.`,
+    );
+  }
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -60,7 +85,7 @@ export function armHandler(operation: ArmOperation) {
       const caller = await rt.tokens.validate(req.headers.get('authorization'));
       const url = new URL(req.url);
       checkAccess(rt.access, caller, { write: req.method !== 'GET', action: `${req.method} ${url.pathname}` });
-      checkApiVersion(req.query.get('api-version'));
+      checkApiVersion(req.query.getAll('api-version'));
       const body = req.method === 'PUT' || req.method === 'PATCH' ? await readJson(req) : undefined;
       const request: ArmRequest = {
         params: req.params,
@@ -72,7 +97,11 @@ export function armHandler(operation: ArmOperation) {
       const outcome = await withRetryOnRace(() => operation(request, rt));
       const response = toResponse(outcome, url, rt.retryAfterSeconds, req.query.get('api-version')!);
       return { ...response, headers: { ...common, ...response.headers } };
-    } catch (e) {
+    } catch (caught) {
+      const e =
+        caught instanceof InvalidContinuationTokenError
+          ? badRequest('InvalidSkipToken', 'The $skipToken is not one this list handed out: use the nextLink of the previous page as it is.', '$skipToken')
+          : caught;
       if (e instanceof ArmError) {
         const headers: Record<string, string> = { ...common };
         if (e.status === 401) headers['WWW-Authenticate'] = `Bearer error="invalid_token", error_description="${e.message.replaceAll('"', "'")}"`;

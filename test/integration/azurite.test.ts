@@ -2,7 +2,7 @@
 // rows (see local/azurite.ts) and must answer exactly as a scan of the whole table would.
 import { odata, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AzuriteTables, pinnedPartition, startAzuriteTables } from '../../local/azurite.js';
+import { type AzuriteTables, pinnedPartition, rowKeyBounds, startAzuriteTables } from '../../local/azurite.js';
 
 describe('which partition a filter pins', () => {
   it('finds PartitionKey eq joined by and, and nothing else', () => {
@@ -15,6 +15,16 @@ describe('which partition a filter pins', () => {
     expect(pinnedPartition("PartitionKey eq 'x' and note eq 'this or that'")).toBe('x');
     expect(pinnedPartition("note eq 'PartitionKey eq ' and RowKey eq 'r'")).toBeUndefined();
     expect(pinnedPartition(undefined)).toBeUndefined();
+  });
+});
+
+describe('which RowKey range a filter bounds', () => {
+  it('reads ge/gt/le/lt/eq joined by and', () => {
+    expect(rowKeyBounds("PartitionKey eq 'p' and RowKey ge 'fleet' and RowKey lt 'fleet;'")).toEqual({ low: 'fleet', high: 'fleet;' });
+    expect(rowKeyBounds("PartitionKey eq 'p' and RowKey eq 'x'")).toEqual({ low: 'x', high: 'x' });
+    expect(rowKeyBounds("PartitionKey eq 'p' and RowKey gt 'it''s'")).toEqual({ low: "it's" });
+    expect(rowKeyBounds("PartitionKey eq 'p'")).toBeUndefined();
+    expect(rowKeyBounds("RowKey ge 'a' or RowKey lt 'b'")).toBeUndefined();
   });
 });
 
@@ -54,5 +64,39 @@ describe('queries against the local Azurite', () => {
     const seen: string[][] = [];
     for await (const page of pages) seen.push(page.map((e) => e.note));
     expect(seen).toEqual([['p1/a', 'p1/b'], ['p1/c']]);
+  });
+
+  it('finds a row by its keys after it is replaced, merged, deleted and created again', async () => {
+    const t = TableClient.fromConnectionString(azurite.connectionString, 'keyed', { allowInsecureConnection: true });
+    await t.createTable();
+    await t.createEntity({ partitionKey: 'p', rowKey: 'r', v: 1 });
+    await t.updateEntity({ partitionKey: 'p', rowKey: 'r', v: 2 }, 'Replace');
+    expect((await t.getEntity<{ v: number }>('p', 'r')).v).toBe(2);
+    await t.updateEntity({ partitionKey: 'p', rowKey: 'r', w: 3 }, 'Merge');
+    expect(await t.getEntity<{ v: number; w: number }>('p', 'r')).toMatchObject({ v: 2, w: 3 });
+    await t.submitTransaction([
+      ['delete', { partitionKey: 'p', rowKey: 'r' }],
+      ['create', { partitionKey: 'p', rowKey: 's', v: 4 }],
+    ]);
+    await expect(t.getEntity('p', 'r')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(t.createEntity({ partitionKey: 'p', rowKey: 's', v: 5 })).rejects.toMatchObject({ statusCode: 409 });
+    await t.createEntity({ partitionKey: 'p', rowKey: 'r', v: 6 });
+    expect((await t.getEntity<{ v: number }>('p', 'r')).v).toBe(6);
+    // A transaction that fails is rolled back: the row it would have created is not found.
+    await expect(
+      t.submitTransaction([
+        ['create', { partitionKey: 'p', rowKey: 't', v: 7 }],
+        ['create', { partitionKey: 'p', rowKey: 's', v: 8 }],
+      ]),
+    ).rejects.toBeTruthy();
+    await expect(t.getEntity('p', 't')).rejects.toMatchObject({ statusCode: 404 });
+    expect((await t.getEntity<{ v: number }>('p', 's')).v).toBe(4);
+  });
+
+  it('answers a pinned query with a RowKey range from the smaller of the two', async () => {
+    expect(await query(odata`PartitionKey eq ${'p1'} and RowKey ge ${'b'} and RowKey lt ${'c'}`)).toEqual(['p1/b']);
+    expect(await query(odata`PartitionKey eq ${'p2'} and RowKey eq ${'c'}`)).toEqual(['p2/c']);
+    expect(await query(odata`PartitionKey eq ${'p2'} and RowKey le ${'b'}`)).toEqual(['p2/a', 'p2/b']);
+    expect(await query(odata`PartitionKey eq ${'p2'} and RowKey gt ${'z'}`)).toEqual([]);
   });
 });

@@ -58,7 +58,7 @@ describe('the table store', () => {
         { op: 'create', row: { kind: 'member', value: member(f, 'a') } },
       ]),
     ).rejects.toBeInstanceOf(ConcurrencyError);
-    const part = await store.readFleet(f.ref, { allMembers: true, operationId: 'op1' });
+    const part = await store.readFleet(f.ref, { memberNames: ['a', 'b', 'c'], operationId: 'op1' });
     expect(part.fleet?.value.ref.fleetName).toBe('atomic');
     expect(part.members.map((m) => m.value.ref.memberName).sort()).toEqual(['a', 'b']);
     expect(part.operation?.value.id).toBe('op1');
@@ -152,7 +152,7 @@ describe('the table store', () => {
       { op: 'delete', kind: 'member', name: 'a' },
       { op: 'delete', kind: 'fleet', name: 'gone' },
     ]);
-    const part = await store.readFleet(f.ref, { allMembers: true, operationId: 'op-d' });
+    const part = await store.readFleet(f.ref, { memberNames: ['a'], operationId: 'op-d' });
     expect(part.fleet).toBeUndefined();
     expect(part.members).toEqual([]);
     expect(part.operation?.value.id).toBe('op-d');

@@ -1,10 +1,6 @@
 // The Azure entry point registers exactly the definitions the local host serves. Outside the
 // Functions host @azure/functions skips registrations, so this test stands in for the host's
 // worker: it provides '@azure/functions-core' and records what register.js registers.
-
-// The Azure entry point registers exactly the definitions the local host serves. Outside the
-// Functions host @azure/functions skips registrations, so this test stands in for the host's
-// worker: it provides '@azure/functions-core' and records what register.js registers.
 import Module, { createRequire } from 'node:module';
 import { expect, it } from 'vitest';
 import { functionDefinitions } from '../../functions/index.js';
@@ -47,6 +43,7 @@ it('registers every function with its trigger, route, methods and queue', async 
       queueName: trigger.queueName,
       connection: trigger.connection,
       isSessionsEnabled: trigger.isSessionsEnabled,
+      cardinality: trigger.cardinality,
     };
   };
   const expected = functionDefinitions.map((d) =>
@@ -54,7 +51,14 @@ it('registers every function with its trigger, route, methods and queue', async 
       ? { name: d.name, kind: 'http', route: d.route, methods: d.methods }
       : d.kind === 'timer'
         ? { name: d.name, kind: 'timer', schedule: d.schedule }
-        : { name: d.name, kind: 'serviceBusQueue', queueName: d.queueName, connection: d.connection, isSessionsEnabled: d.isSessionsEnabled },
+        : {
+            name: d.name,
+            kind: 'serviceBusQueue',
+            queueName: d.queueName,
+            connection: d.connection,
+            isSessionsEnabled: d.isSessionsEnabled,
+            cardinality: d.cardinality,
+          },
   );
   expect(expected.some((e) => e.kind === 'timer')).toBe(true);
   expect(registered.map(summary)).toEqual(expected);
