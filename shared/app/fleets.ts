@@ -1,5 +1,6 @@
 import { type FleetRef, fleetId } from '../domain/armIds.js';
 import { ArmError, badRequest, notFound } from '../domain/errors.js';
+import { type FleetIdentity, parseIdentity } from '../domain/identity.js';
 import { type FleetRecord, fleetIsBusy, type OperationKind } from '../domain/model.js';
 import { fleetPatchBody, fleetPutBody, normalizeLocation, parseBody } from '../domain/requests.js';
 import { fleetToArm } from '../domain/wire.js';
@@ -37,6 +38,12 @@ export async function listFleets(
   return { items: page.items.map(fleetToArm), continuationToken: page.continuationToken };
 }
 
+/** Whether a request asks for what the fleet already has (then a retry of the running change). */
+const sameSettings = (f: FleetRecord, tags: Record<string, string>, identity: FleetIdentity | undefined) =>
+  JSON.stringify(f.tags) === JSON.stringify(tags) &&
+  f.identity?.type === identity?.type &&
+  JSON.stringify(f.identity?.userAssigned ?? []) === JSON.stringify(identity?.userAssigned ?? []);
+
 const busyFleet = (f: FleetRecord): BusyResource => ({
   fleet: f.ref,
   label: `Fleet '${f.ref.fleetName}'`,
@@ -66,9 +73,12 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
       'properties.hubProfile',
     );
   }
+  // Checked before anything is read; a PUT replaces the identity (none given: none).
+  if (body.identity) parseIdentity(body.identity);
   const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
   checkPreconditions(existing?.value.eTag, ctx);
   const now = deps.now().toISOString();
+  const identity = body.identity ? parseIdentity(body.identity, existing?.value.identity) : undefined;
 
   if (existing) {
     const current = existing.value;
@@ -80,11 +90,11 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
       );
     }
     if (fleetIsBusy(current.provisioningState)) {
-      const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
+      const same = current.provisioningState !== 'Deleting' && sameSettings(current, tags, identity);
       const op = await resumeOrRefuse(deps, busyFleet(existing.value), same, ctx);
       return { status: 200, body: fleetToArm(current), operation: op };
     }
-    const { next, op } = await changeFleet(deps, existing, 'fleet.createOrUpdate', { tags, provisioningState: 'Updating' }, ctx);
+    const { next, op } = await changeFleet(deps, existing, 'fleet.createOrUpdate', { tags, identity, provisioningState: 'Updating' }, ctx);
     return { status: 200, body: fleetToArm(next), operation: op };
   }
 
@@ -93,6 +103,7 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
     ref,
     location,
     tags,
+    ...(identity ? { identity } : {}),
     provisioningState: 'Creating',
     lastOperationId: op.id,
     eTag: newETag(),
@@ -117,11 +128,12 @@ export async function patchFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown,
   if (!existing) throw fleetNotFound(ref);
   const current = existing.value;
   const tags = body.tags ?? current.tags;
+  const identity = body.identity ? parseIdentity(body.identity, current.identity) : current.identity;
   if (fleetIsBusy(current.provisioningState)) {
-    const same = current.provisioningState !== 'Deleting' && JSON.stringify(current.tags) === JSON.stringify(tags);
+    const same = current.provisioningState !== 'Deleting' && sameSettings(current, tags, identity);
     return { status: 202, operation: await resumeOrRefuse(deps, busyFleet(existing.value), same, ctx) };
   }
-  const { op } = await changeFleet(deps, existing, 'fleet.update', { tags, provisioningState: 'Updating' }, ctx);
+  const { op } = await changeFleet(deps, existing, 'fleet.update', { tags, identity, provisioningState: 'Updating' }, ctx);
   return { status: 202, operation: op };
 }
 

@@ -1,5 +1,6 @@
 import type { FleetRef, MemberRef } from './armIds.js';
 import type { ErrorDetail } from './errors.js';
+import type { FleetIdentity } from './identity.js';
 
 export type FleetProvisioningState = 'Succeeded' | 'Failed' | 'Canceled' | 'Creating' | 'Updating' | 'Deleting';
 export type MemberProvisioningState = 'Succeeded' | 'Failed' | 'Canceled' | 'Joining' | 'Leaving' | 'Updating';
@@ -27,6 +28,8 @@ export interface FleetRecord {
   ref: FleetRef;
   location: string;
   tags: Record<string, string>;
+  /** As last set; absent when no request named one. */
+  identity?: FleetIdentity;
   provisioningState: FleetProvisioningState;
   /** The Entra tenant of the fleet's subscription, learnt when the fleet is provisioned. */
   tenantId?: string;

@@ -2,6 +2,7 @@
 // eTag, provisioningState, status) are what a client echoes back after a GET; ARM ignores them.
 import { z } from 'zod';
 import { badRequest } from './errors.js';
+import { identityBody } from './identity.js';
 
 const tags = z.record(z.string().max(512), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
 
@@ -9,10 +10,7 @@ export const fleetPutBody = z
   .object({
     location: z.string().min(1, 'location is required'),
     tags: tags.optional(),
-    identity: z
-      .object({ type: z.enum(['None']) })
-      .loose()
-      .optional(),
+    identity: identityBody.optional(),
     properties: z.object({ hubProfile: z.unknown().optional() }).loose().optional(),
   })
   .loose();
@@ -20,10 +18,7 @@ export const fleetPutBody = z
 export const fleetPatchBody = z
   .object({
     tags: tags.optional(),
-    identity: z
-      .object({ type: z.enum(['None']) })
-      .loose()
-      .optional(),
+    identity: identityBody.optional(),
   })
   .loose();
 
@@ -79,10 +74,7 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   if (!result.success) {
     const issue = result.error.issues[0];
     const path = issue.path.join('.');
-    const message =
-      issue.code === 'invalid_value' && path.endsWith('identity.type')
-        ? `identity.type: only 'None' is supported; this service does not create managed identities for fleets.`
-        : `${path ? `${path}: ` : ''}${issue.message}`;
+    const message = `${path ? `${path}: ` : ''}${issue.message}`;
     throw badRequest('InvalidRequestContent', `The request content was invalid: ${message}`, path || undefined);
   }
   return result.data;

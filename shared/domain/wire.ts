@@ -1,5 +1,6 @@
 // The JSON shapes of api-version 2025-03-01, as ARM writes them.
 import { fleetId, fleetType, memberId, memberType } from './armIds.js';
+import { identityToArm } from './identity.js';
 import type { FleetRecord, MemberRecord, OperationRecord } from './model.js';
 
 export function fleetToArm(f: FleetRecord) {
@@ -9,6 +10,7 @@ export function fleetToArm(f: FleetRecord) {
     type: fleetType,
     location: f.location,
     tags: f.tags,
+    ...(f.identity ? { identity: identityToArm(f.identity, f.tenantId) } : {}),
     eTag: f.eTag,
     systemData: f.systemData,
     properties: {

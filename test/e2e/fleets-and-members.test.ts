@@ -77,8 +77,8 @@ describe('fleets', () => {
     expect(badVersion).toMatchObject({ status: 400, body: { error: { code: 'InvalidApiVersionParameter' } } });
     const noVersion = await arm(stack.env, 'GET', path, { apiVersion: null });
     expect(noVersion).toMatchObject({ status: 400, body: { error: { code: 'MissingApiVersionParameter' } } });
-    const identity = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', identity: { type: 'SystemAssigned' } } });
-    expect(identity).toMatchObject({ status: 400, body: { error: { code: 'InvalidRequestContent', message: expect.stringContaining("only 'None'") } } });
+    const identity = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', identity: { type: 'UserAssigned' } } });
+    expect(identity).toMatchObject({ status: 400, body: { error: { code: 'InvalidIdentity', target: 'identity.userAssignedIdentities' } } });
     const hub = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', properties: { hubProfile: { dnsPrefix: 'hub' } } } });
     expect(hub).toMatchObject({ status: 400, body: { error: { code: 'HubNotSupported', target: 'properties.hubProfile' } } });
     expect((await arm(stack.env, 'GET', path)).status).toBe(404);
