@@ -181,7 +181,7 @@ async function runningOperation(
     return busy ? { id: command.operationId, kind: command.kind } : undefined;
   }
   const { operation } = await deps.store.readFleet(command.fleet, { includeFleet: false, operationId: command.operationId, abortSignal });
-  if (!operation || operation.value.status !== 'InProgress') return undefined;
+  if (operation?.value.status !== 'InProgress') return undefined;
   return { id: operation.value.id, kind: operation.value.kind, version: operation.version, value: operation.value };
 }
 
@@ -382,7 +382,7 @@ async function admit(
 async function recordFailure(deps: AppDeps, command: FleetCommand, error: OperationError): Promise<void> {
   const part = await deps.store.readFleet(command.fleet, { operationId: command.operationId, memberName: command.memberName });
   const operation = part.operation;
-  if (!operation || operation.value.status !== 'InProgress') return;
+  if (operation?.value.status !== 'InProgress') return;
   const op: Running = { id: operation.value.id, kind: operation.value.kind, version: operation.version };
   const changes: Change[] = [finish(op, 'Failed', endTime(deps), error)];
   const member = part.members[0];
