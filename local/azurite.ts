@@ -1,6 +1,7 @@
 // Azurite's Table service in this process. The package's main entry is the VS Code extension,
 // so the server comes from its dist folder (it ships no types).
 import { createRequire } from 'node:module';
+import { keepDurably } from './azuriteJournal.js';
 import { startOnThread, type ThreadLoad } from './threads.js';
 
 const require = createRequire(import.meta.url);
@@ -152,16 +153,21 @@ function scaleLikeTableStorage(): void {
   };
 }
 
-export async function startAzuriteTables(options: { port?: number; location?: string; onRequest?: () => void } = {}): Promise<AzuriteTables> {
+/**
+ * Azurite's Table service in this process. With `stateDir` its data outlives the process, a SIGKILL
+ * included (see azuriteJournal.ts); without, it is in memory only.
+ */
+export async function startAzuriteTables(options: { port?: number; stateDir?: string; onRequest?: () => void } = {}): Promise<AzuriteTables> {
   scaleLikeTableStorage();
   const TableServer = require('azurite/dist/src/table/TableServer').default;
   const TableConfiguration = require('azurite/dist/src/table/TableConfiguration').default;
-  const inMemory = !options.location;
+  // Always lokijs in memory: the journal, not lokijs's periodic save, keeps the data.
+  const inMemory = true;
   const config = new TableConfiguration(
     '127.0.0.1',
     options.port ?? 0,
     false, // keepAlive
-    options.location ? `${options.location}/__azurite_db_table__.json` : undefined,
+    undefined,
     false, // debugLog
     false, // accessLog
     undefined,
@@ -177,6 +183,7 @@ export async function startAzuriteTables(options: { port?: number; location?: st
   );
   const server = new TableServer(config);
   await server.start();
+  const journal = options.stateDir ? keepDurably(server.metadataStore, options.stateDir, { prepare: (c) => keyIndex(c as unknown as Collection) }) : undefined;
   let requests = 0;
   server.httpServer.on('request', () => {
     requests++;
@@ -189,16 +196,20 @@ export async function startAzuriteTables(options: { port?: number; location?: st
     requestCount: () => requests,
     async close() {
       await server.close();
+      journal?.close();
       await server.clean();
     },
   };
 }
 
 /** The same server on a worker thread (only from compiled code: the thread loads dist/local/azuriteThread.js). */
-export async function startAzuriteTablesThread(options: { port?: number; load?: ThreadLoad } = {}): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
+export async function startAzuriteTablesThread(
+  options: { port?: number; stateDir?: string; load?: ThreadLoad } = {},
+): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
   const counters = new SharedArrayBuffer(4);
   const thread = await startOnThread<{ endpoint: string; connectionString: string }>(new URL('./azuriteThread.js', import.meta.url), {
     port: options.port ?? 0,
+    stateDir: options.stateDir,
     counter: counters,
     load: options.load,
   });

@@ -4,5 +4,5 @@ import { startAzuriteTables } from './azurite.js';
 import { serveOnThread } from './threads.js';
 
 const counter = new Int32Array(workerData.counter as SharedArrayBuffer);
-const tables = await startAzuriteTables({ port: workerData.port, onRequest: () => Atomics.add(counter, 0, 1) });
+const tables = await startAzuriteTables({ port: workerData.port, stateDir: workerData.stateDir, onRequest: () => Atomics.add(counter, 0, 1) });
 serveOnThread({ endpoint: tables.endpoint, connectionString: tables.connectionString }, () => tables.close());
