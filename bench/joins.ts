@@ -63,7 +63,15 @@ await runTrusting(tls, async () => {
   // BENCH_PROFILE=dir writes a V8 CPU profile of each of the stack's threads there (open in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`] : [];
   const child = spawn(process.execPath, [...profile, join(import.meta.dirname, '..', 'local', 'start.js')], {
-    env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_BASE_PORT: '0', FLEET_LOCAL_SEED: seedPath, FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet)) },
+    // A state folder of its own, empty: the benchmark measures a stack that starts from nothing.
+    env: {
+      ...process.env,
+      FLEET_LOCAL_DIR: dir,
+      FLEET_LOCAL_STATE: mkdtempSync(join(tmpdir(), 'bench-state-')),
+      FLEET_LOCAL_BASE_PORT: '0',
+      FLEET_LOCAL_SEED: seedPath,
+      FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet)),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

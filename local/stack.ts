@@ -1,22 +1,19 @@
-// The embedded stack: Azurite (Table Storage), the local Service Bus and ARM/Entra emulators, and
-// the function host serving every function in functions/ — all in this process, on loopback.
+// The embedded stack: Azurite (Table Storage), the local Service Bus and ARM/Entra emulators on
+// threads of this process, and the function host serving every function in functions/ in a child
+// process of its own — all on loopback.
+import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { functionDefinitions } from '../functions/index.js';
-import { createServiceBusClient } from '../shared/azure/serviceBusQueue.js';
 import { queues, settings } from '../shared/config.js';
-import { closeRuntime } from '../shared/runtime.js';
-import { type ArmEndpoints, startArmEmulator, startArmEmulatorThread } from './arm/server.js';
+import { startArmEmulatorThread } from './arm/server.js';
 import { loadSeed } from './arm/world.js';
-import { type AzuriteTables, startAzuriteTables, startAzuriteTablesThread } from './azurite.js';
+import { startAzuriteTablesThread } from './azurite.js';
 import type { LocalTls } from './certs.js';
-import { readHostJson } from './host/hostJson.js';
-import { type HttpHost, startHttpHost, startHttpHostThread, stderrLog } from './host/httpHost.js';
-import { startServiceBusHost } from './host/serviceBusHost.js';
-import { startTimerHost } from './host/timerHost.js';
-import { type ServiceBusEmulator, startServiceBusEmulator, startServiceBusEmulatorThread } from './servicebus/server.js';
-import { type LoopName, loopNames, lowerThisThreadsPriority, newLoadBuffer, reportLoad, type ThreadLoad } from './threads.js';
+import type { FunctionHostConfig, FunctionHostMessage } from './host/functionHost.js';
+import { startServiceBusEmulatorThread } from './servicebus/server.js';
+import { type LoopName, loopNames, newLoadBuffer, type ThreadLoad } from './threads.js';
 
 /** The folder holding package.json and host.json, whether this runs from source or from dist/. */
 function findProjectRoot(): string {
@@ -32,94 +29,92 @@ function findProjectRoot(): string {
 export interface StackOptions {
   tls: LocalTls;
   seedPath?: string;
+  /** Where state is kept across restarts (Azurite's data, the simulated world, the signing key); none: in memory. */
+  stateDir?: string;
   ports?: { api?: number; arm?: number; identity?: number; serviceBus?: number; tables?: number };
 }
 
 export interface LocalStack {
   /** What a client needs, as the KEY=value lines `npm start` prints. */
   clientEnv: Record<string, string>;
+  /** The ports it listens on (those given, or those picked when 0 was). */
+  ports: { api: number; arm: number; identity: number; serviceBus: number; tables: number };
   stop(): Promise<void>;
 }
 
 export const defaultSeedPath = () => join(findProjectRoot(), 'local', 'seed.json');
 
-export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
-  const log = stderrLog;
-  const seed = loadSeed(options.seedPath ?? defaultSeedPath());
-  const hostJson = readHostJson(join(findProjectRoot(), 'host.json'));
-  const ports = options.ports ?? {};
+/** A free loopback port now (for a server another process will bind, again and again). */
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
 
-  // Compiled (npm start, the e2e tests, the benchmark): Azurite, Service Bus and ARM each on a thread
-  // of its own, off the function host's event loop, as the real services are off the app's machine;
-  // the HTTP functions too, apart from the queue worker, as Flex Consumption scales them apart.
-  // From sources under vitest there are no compiled thread scripts, so they share this event loop.
-  const compiled = import.meta.url.endsWith('.js');
+const portOf = (url: string) => Number(new URL(url).port);
+
+/**
+ * The embedded stack. Azurite, the local Service Bus and the ARM/Entra emulation run here, each on
+ * a thread of its own (off one another's event loops, as the real services are off the app's
+ * machine); the function host runs in a child process that is started again whenever it dies, as
+ * Azure recycles a host instance while storage and Service Bus stay up. Runs compiled only (the
+ * thread and host scripts are the .js files next to this one).
+ */
+export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
+  const seed = loadSeed(options.seedPath ?? defaultSeedPath());
+  const root = findProjectRoot();
+  const ports = options.ports ?? {};
+  const state = (name: string) => (options.stateDir ? join(options.stateDir, name) : undefined);
   const load = newLoadBuffer();
   const slot = (name: LoopName): ThreadLoad => ({ buffer: load, slot: loopNames.indexOf(name) });
-  const stopReporting = compiled ? reportLoad(slot('functions (Service Bus, timers)')) : () => {};
-  let tables: AzuriteTables;
-  let serviceBus: Omit<ServiceBusEmulator, 'peek'>;
-  let arm: ArmEndpoints;
-  if (compiled) {
-    const t = await startAzuriteTablesThread({ port: ports.tables, load: slot('Azurite') });
-    const sb = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus, load: slot('Service Bus') });
-    arm = await startArmEmulatorThread({
-      seed,
-      tls: options.tls,
-      port: ports.arm,
-      identityPort: ports.identity,
-      tableCounters: t.counters,
-      serviceBusCounters: sb.counters,
-      load: slot('ARM and Entra'),
-    });
-    [tables, serviceBus] = [t, sb];
-  } else {
-    const t = await startAzuriteTables({ port: ports.tables });
-    const sb = await startServiceBusEmulator({ queues: Object.values(queues), port: ports.serviceBus });
-    arm = await startArmEmulator({
-      seed,
-      tls: options.tls,
-      port: ports.arm,
-      identityPort: ports.identity,
-      stats: () => ({ tableRequests: t.requestCount(), serviceBus: sb.stats() }),
-    });
-    [tables, serviceBus] = [t, sb];
-  }
+  // The function host's CPU time (what it reported, plus that of the hosts before it) and its pid.
+  const host = new Float64Array(new SharedArrayBuffer(8 * 2));
+  const tables = await startAzuriteTablesThread({ port: ports.tables, stateDir: state('tables'), load: slot('Azurite') });
+  const serviceBus = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus, load: slot('Service Bus') });
+  const arm = await startArmEmulatorThread({
+    seed,
+    tls: options.tls,
+    port: ports.arm,
+    identityPort: ports.identity,
+    stateDir: state('arm'),
+    tableCounters: tables.counters,
+    serviceBusCounters: serviceBus.counters,
+    load: slot('ARM and Entra'),
+    host: host.buffer as SharedArrayBuffer,
+  });
 
   // The function app's settings, as App Service would set them.
-  Object.assign(process.env, {
+  const apiPort = ports.api || (await freePort());
+  const appSettings: Record<string, string> = {
     [settings.stateStorage.name]: tables.connectionString,
     [settings.serviceBusConnection.name]: serviceBus.connectionString,
     [settings.armEndpoint.name]: arm.armEndpoint,
     [settings.authIssuer.name]: arm.homeIssuer,
+    // Tokens for the API are requested for its own URL (the official client asks for `${endpoint}/.default`).
+    [settings.authAudience.name]: `https://127.0.0.1:${apiPort}`,
     // Locally a poll every second, not ARM's usual 10 s; an explicit setting wins.
     [settings.retryAfterSeconds.name]: process.env[settings.retryAfterSeconds.name] ?? '1',
-    // The Functions host reads a %SETTING% schedule from app settings; infra sets it in Azure.
-    [settings.sweepSchedule.name]: process.env[settings.sweepSchedule.name] ?? settings.sweepSchedule.default,
+    // The sweeper heals what a crash left running: locally it looks every 10 s and re-sends a command
+    // whose operation has run 20 s, so a restart is healed within a minute (in Azure: 5 min, 300 s).
+    [settings.sweepSchedule.name]: process.env[settings.sweepSchedule.name] ?? '*/10 * * * * *',
+    [settings.stuckOperationSeconds.name]: process.env[settings.stuckOperationSeconds.name] ?? '20',
     IDENTITY_ENDPOINT: arm.identityEndpoint,
     IDENTITY_HEADER: arm.identityHeader,
-  });
-
-  const routePrefix = hostJson.extensions.http.routePrefix;
-  const http: HttpHost = compiled
-    ? await startHttpHostThread({ routePrefix, tls: options.tls, port: ports.api, load: slot('functions (HTTP)') })
-    : await startHttpHost({ definitions: functionDefinitions, routePrefix, tls: options.tls, port: ports.api, log });
-  // Tokens for the API are requested for its own URL (the official client asks for `${endpoint}/.default`).
-  process.env[settings.authAudience.name] = http.url;
-
-  // This thread runs the Service Bus-triggered functions and the timers. In Azure they run on
-  // instances apart from the HTTP functions (Flex Consumption scales each Service Bus function on its
-  // own), so converging a join never takes CPU from a PUT. Here every thread shares the machine's
-  // cores; a lower priority for this one gives the API's requests first claim on them, and the
-  // worker the rest (see the README's design notes).
-  if (compiled) await lowerThisThreadsPriority(Number(process.env.FLEET_LOCAL_WORKER_NICE ?? 10));
-  const bus = createServiceBusClient({ connectionString: serviceBus.connectionString });
-  const workers = startServiceBusHost({ definitions: functionDefinitions, client: bus, settings: hostJson.extensions.serviceBus, log });
-  const timers = startTimerHost({ definitions: functionDefinitions, log });
+  };
+  const hostConfig: FunctionHostConfig = {
+    hostJsonPath: join(root, 'host.json'),
+    tls: { certPem: options.tls.certPem, keyPem: options.tls.keyPem },
+    apiPort,
+    workerNice: Number(process.env.FLEET_LOCAL_WORKER_NICE ?? 10),
+  };
+  const functions = superviseFunctionHost({ env: { ...process.env, ...appSettings, FLEET_LOCAL_HOST: JSON.stringify(hostConfig) }, host, load });
+  const apiUrl = await functions.ready;
 
   return {
     clientEnv: {
-      FLEET_API: http.url,
+      FLEET_API: apiUrl,
       ARM_ENDPOINT: arm.armEndpoint,
       IDENTITY_ENDPOINT: arm.identityEndpoint,
       IDENTITY_HEADER: arm.identityHeader,
@@ -129,16 +124,70 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
       TABLES_CONNECTION_STRING: tables.connectionString,
     },
+    ports: {
+      api: apiPort,
+      arm: portOf(arm.armEndpoint),
+      identity: portOf(arm.identityEndpoint),
+      serviceBus: Number(/:(\d+)/.exec(serviceBus.connectionString.split('Endpoint=')[1] ?? '')?.[1] ?? 0),
+      tables: portOf(tables.endpoint),
+    },
     async stop() {
-      stopReporting();
-      await timers.close();
-      await workers.close();
-      await bus.close();
-      await closeRuntime();
-      await http.close();
+      await functions.stop();
       await arm.close();
       await serviceBus.close();
       await tables.close();
+    },
+  };
+}
+
+/** Runs the function host in a child process and starts it again when it dies, until stopped. */
+function superviseFunctionHost(options: { env: NodeJS.ProcessEnv; host: Float64Array; load: SharedArrayBuffer }) {
+  const script = fileURLToPath(new URL('./host/functionHost.js', import.meta.url));
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let cpuBefore = 0; // of the hosts that died
+  let cpuNow = 0;
+  let resolveReady: (url: string) => void;
+  const ready = new Promise<string>((r) => (resolveReady = r));
+  const start = () => {
+    const c = fork(script, [], { env: options.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child = c;
+    cpuNow = 0;
+    options.host[1] = c.pid ?? 0;
+    c.on('message', (m: FunctionHostMessage) => {
+      if ('ready' in m) resolveReady(m.ready.url);
+      else {
+        cpuNow = m.load.cpuMs;
+        options.host[0] = cpuBefore + cpuNow;
+        // The host's loops, in the stack's shared buffer (what /_local/stats reports).
+        const cells = new Float64Array(options.load);
+        for (const [name, ms] of Object.entries(m.load.loopActiveMs)) cells[loopNames.indexOf(name as LoopName)] = loopsBefore[name] + ms;
+        lastLoops = m.load.loopActiveMs;
+      }
+    });
+    c.on('exit', (code, signal) => {
+      cpuBefore += cpuNow;
+      for (const [name, ms] of Object.entries(lastLoops)) loopsBefore[name] += ms;
+      lastLoops = {};
+      if (stopping) return;
+      console.error(`[warning] function host: exited (${signal ?? code}); starting it again`);
+      setTimeout(start, 200).unref();
+    });
+  };
+  const loopsBefore: Record<string, number> = { 'functions (Service Bus, timers)': 0, 'functions (HTTP)': 0 };
+  let lastLoops: Record<string, number> = {};
+  start();
+  return {
+    ready,
+    async stop() {
+      stopping = true;
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.send({ stop: true });
+      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -4,12 +4,23 @@
 //   http:  a managed-identity token endpoint in the App Service protocol (IDENTITY_ENDPOINT / IDENTITY_HEADER),
 //          which ManagedIdentityCredential and DefaultAzureCredential use unchanged.
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { LocalTls } from '../certs.js';
 import { startOnThread, type ThreadLoad } from '../threads.js';
 import { createIssuer, type Issuer } from './tokens.js';
+
+/** A value made once and, with `path`, kept in that file. */
+function keptValue(path: string | undefined, make: () => string): string {
+  if (path && existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = make();
+  if (path) writeFileSync(path, value, { mode: 0o600 });
+  return value;
+}
+
 import { principalOf, type Seed, type SimCluster, World } from './world.js';
 
 export interface ArmEmulator {
@@ -86,9 +97,12 @@ export async function startArmEmulatorThread(options: {
   tls: LocalTls;
   port?: number;
   identityPort?: number;
+  stateDir?: string;
   tableCounters: SharedArrayBuffer;
   serviceBusCounters: SharedArrayBuffer;
   load: ThreadLoad;
+  /** The function host's CPU ms and pid (Float64 cells), written by the stack. */
+  host: SharedArrayBuffer;
 }): Promise<ArmEndpoints> {
   const thread = await startOnThread<Omit<ArmEndpoints, 'close'>>(new URL('./thread.js', import.meta.url), {
     ...options,
@@ -103,12 +117,16 @@ export async function startArmEmulator(options: {
   tls: LocalTls;
   port?: number;
   identityPort?: number;
+  /** Where the world's clusters, the signing key and the identity header are kept across restarts. */
+  stateDir?: string;
   stats?: () => unknown;
 }): Promise<ArmEmulator> {
-  const world = new World(options.seed);
+  const state = (name: string) => (options.stateDir ? join(options.stateDir, name) : undefined);
+  if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
+  const world = new World(options.seed, state('world.json'));
   let base = '';
-  const issuer = await createIssuer(() => base);
-  const identityHeader = randomUUID();
+  const issuer = await createIssuer(() => base, state('signing-key.json'));
+  const identityHeader = keptValue(state('identity-header'), randomUUID);
   const home = options.seed.identity;
 
   const authorize = async (req: IncomingMessage) => {

@@ -6,17 +6,21 @@ import { startArmEmulator } from './server.js';
 
 const tables = new Int32Array(workerData.tableCounters as SharedArrayBuffer);
 const bus = new Int32Array(workerData.serviceBusCounters as SharedArrayBuffer);
+const host = new Float64Array(workerData.host as SharedArrayBuffer);
 const arm = await startArmEmulator({
   seed: workerData.seed,
   tls: workerData.tls,
   port: workerData.port,
   identityPort: workerData.identityPort,
+  stateDir: workerData.stateDir,
   stats: () => ({
     tableRequests: Atomics.load(tables, 0),
     serviceBus: { received: Atomics.load(bus, 0), duplicates: Atomics.load(bus, 1), delivered: Atomics.load(bus, 2) },
     // Event-loop active ms per thread (published every 100 ms), and the whole process's CPU time.
     loopActiveMs: readLoad(workerData.load.buffer),
-    cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage()),
+    // This process's and the function host's (a process of its own).
+    cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage()) + host[0],
+    functionHostPid: host[1],
   }),
 });
 serveOnThread({ armEndpoint: arm.armEndpoint, identityEndpoint: arm.identityEndpoint, identityHeader: arm.identityHeader, homeIssuer: arm.homeIssuer }, () =>

@@ -1,6 +1,7 @@
 // A local token issuer in Entra's shape: RS256 JWTs, an issuer per tenant, OIDC discovery and JWKS.
 import { randomUUID } from 'node:crypto';
-import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 
 export interface Issuer {
   issuerFor(tenantId: string): string;
@@ -9,10 +10,25 @@ export interface Issuer {
   verify(token: string, audiences: string[]): Promise<JWTPayload>;
 }
 
-export async function createIssuer(baseUrl: () => string): Promise<Issuer> {
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
+/** The signing key: made once, and with `keyPath` kept there, so tokens issued before a restart stay valid. */
+async function signingKey(keyPath?: string) {
+  if (keyPath && existsSync(keyPath)) {
+    const saved = JSON.parse(readFileSync(keyPath, 'utf8')) as { kid: string; privateJwk: JWK; publicJwk: JWK };
+    return { kid: saved.kid, privateKey: await importJWK(saved.privateJwk, 'RS256'), publicJwk: saved.publicJwk };
+  }
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = randomUUID();
-  const jwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256' };
+  const publicJwk = await exportJWK(publicKey);
+  if (keyPath) {
+    writeFileSync(`${keyPath}.tmp`, JSON.stringify({ kid, privateJwk: await exportJWK(privateKey), publicJwk }), { mode: 0o600 });
+    renameSync(`${keyPath}.tmp`, keyPath);
+  }
+  return { kid, privateKey, publicJwk };
+}
+
+export async function createIssuer(baseUrl: () => string, keyPath?: string): Promise<Issuer> {
+  const { kid, privateKey, publicJwk } = await signingKey(keyPath);
+  const jwk = { ...publicJwk, kid, use: 'sig', alg: 'RS256' };
   const keySet = createLocalJWKSet({ keys: [jwk] });
   const issuerFor = (tenantId: string) => `${baseUrl()}/${tenantId}/v2.0`;
   return {

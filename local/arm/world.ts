@@ -1,6 +1,6 @@
 // The simulated Azure world: tenants, subscriptions and clusters, read from a JSON seed.
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
@@ -71,16 +71,34 @@ const key = (kind: SimCluster['kind'], sub: string, rg: string, name: string) =>
 
 export class World {
   readonly clusters = new Map<string, SimCluster>();
-  constructor(readonly seed: Seed) {
+  /**
+   * With `statePath`, the world's clusters are kept in that file: read from it when it exists (the
+   * seed then gives only tenants, subscriptions and the identity), written again after each change.
+   * The seed's generated principal ids are kept with them, so a restart does not change identities.
+   */
+  constructor(
+    readonly seed: Seed,
+    private readonly statePath?: string,
+  ) {
+    if (statePath && existsSync(statePath)) {
+      for (const c of JSON.parse(readFileSync(statePath, 'utf8')) as SimCluster[]) this.clusters.set(key(c.kind, c.subscriptionId, c.resourceGroup, c.name), c);
+      return;
+    }
     for (const c of seed.managedClusters) {
       const identity = c.identity && {
         type: c.identity.type,
         principalId: c.identity.principalId ?? (c.identity.userAssignedIdentity ? principalOf(c.identity.userAssignedIdentity) : randomUUID()),
         userAssignedIdentity: c.identity.userAssignedIdentity,
       };
-      this.put({ kind: 'managedCluster', ...c, identity });
+      this.put({ kind: 'managedCluster', ...c, identity }, false);
     }
-    for (const c of seed.connectedClusters) this.put({ kind: 'connectedCluster', ...c });
+    for (const c of seed.connectedClusters) this.put({ kind: 'connectedCluster', ...c }, false);
+    this.save();
+  }
+  private save() {
+    if (!this.statePath) return;
+    writeFileSync(`${this.statePath}.tmp`, JSON.stringify([...this.clusters.values()]));
+    renameSync(`${this.statePath}.tmp`, this.statePath);
   }
   subscription(id: string) {
     return this.seed.subscriptions.find((s) => s.subscriptionId.toLowerCase() === id.toLowerCase());
@@ -88,11 +106,14 @@ export class World {
   get(kind: SimCluster['kind'], sub: string, rg: string, name: string) {
     return this.clusters.get(key(kind, sub, rg, name));
   }
-  put(c: SimCluster) {
+  put(c: SimCluster, persist = true) {
     this.clusters.set(key(c.kind, c.subscriptionId, c.resourceGroup, c.name), c);
+    if (persist) this.save();
   }
   delete(kind: SimCluster['kind'], sub: string, rg: string, name: string) {
-    return this.clusters.delete(key(kind, sub, rg, name));
+    const deleted = this.clusters.delete(key(kind, sub, rg, name));
+    this.save();
+    return deleted;
   }
   list(kind: SimCluster['kind'], sub: string, rg?: string) {
     return [...this.clusters.values()].filter(

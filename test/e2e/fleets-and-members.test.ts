@@ -351,21 +351,29 @@ describe('commands', () => {
 });
 
 describe('the local host', () => {
-  // Linux keeps a nice value per thread (/proc/<pid>/task/<tid>/stat, field 19): the process's main
-  // thread runs the Service Bus functions and timers; every other thread keeps the normal priority.
+  // Linux keeps a nice value per thread (/proc/<pid>/task/<tid>/stat, field 19). The function host is
+  // a process of its own: its main thread runs the Service Bus functions and timers at a lower
+  // priority; its other threads (the HTTP functions, V8's and libuv's helpers) and every thread of
+  // the stack's process (Azurite, Service Bus, ARM) keep the normal one.
   it.runIf(process.platform === 'linux')('runs the queue worker at a lower CPU priority than the HTTP functions and the emulators', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
-    const niceOf = (tid: string) => {
-      const stat = readFileSync(`/proc/${stack.pid}/task/${tid}/stat`, 'utf8');
+    const niceOf = (pid: number, tid: string) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
     };
-    const tids = readdirSync(`/proc/${stack.pid}/task`);
-    const others = tids.filter((t) => t !== String(stack.pid)).map(niceOf);
-    // The HTTP functions, Azurite, Service Bus and ARM threads, V8's and libuv's helpers, all at the
-    // priority the process started with (this test's own, unless CI runs it under `nice`).
-    expect(others.length).toBeGreaterThanOrEqual(5);
+    const stats = (await (await fetch(`${stack.env.ARM_ENDPOINT}/_local/stats`)).json()) as { functionHostPid: number };
+    const host = stats.functionHostPid;
+    expect(host).toBeGreaterThan(0);
+    expect(host).not.toBe(stack.pid);
     const base = (await import('node:os')).getPriority(0);
-    expect(new Set(others)).toEqual(new Set([base]));
-    expect(niceOf(String(stack.pid))).toBe(Math.min(base + 10, 19));
+    const hostOthers = readdirSync(`/proc/${host}/task`)
+      .filter((t) => t !== String(host))
+      .map((t) => niceOf(host, t));
+    expect(hostOthers.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(hostOthers)).toEqual(new Set([base]));
+    expect(niceOf(host, String(host))).toBe(Math.min(base + 10, 19));
+    const emulators = readdirSync(`/proc/${stack.pid}/task`).map((t) => niceOf(stack.pid, t));
+    expect(emulators.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(emulators)).toEqual(new Set([base]));
   });
 });

@@ -1,26 +1,36 @@
 // Starts `npm start`'s entry point (the compiled dist/local/start.js) as a child process, the
-// way a user runs it, and reads the KEY=value lines it prints.
+// way a user runs it, and reads the KEY=value lines it prints. Each stack keeps its state in a
+// folder of its own (FLEET_LOCAL_STATE), so that it can be killed and started again on it.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 
 export interface StackProcess {
   env: Record<string, string>;
   pid: number;
+  stateDir: string;
   output(): string;
+  /** SIGINT, as Ctrl-C: resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL to the stack and everything it started (its process group). */
+  kill(): Promise<void>;
 }
 
 export async function startStackProcess(extraEnv: Record<string, string> = {}): Promise<StackProcess> {
   const dir = process.env.FLEET_TEST_DIR;
   if (!dir) throw new Error('FLEET_TEST_DIR is not set: run under vitest with test/support/globalSetup.ts');
+  const stateDir = extraEnv.FLEET_LOCAL_STATE ?? mkdtempSync(join(dir, 'state-'));
+  // Its own process group, so that a test can kill the stack with all it started, as a crash would.
   const child: ChildProcess = spawn(process.execPath, [join(process.cwd(), 'dist', 'local', 'start.js')], {
-    env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_BASE_PORT: '0', ...extraEnv },
+    env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_BASE_PORT: '0', FLEET_LOCAL_STATE: stateDir, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const env = await new Promise<Record<string, string>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`stack did not start in 30 s:\n${out}`)), 30_000);
     const check = () => {
@@ -33,18 +43,25 @@ export async function startStackProcess(extraEnv: Record<string, string> = {}): 
       resolve(Object.fromEntries(pairs));
     };
     child.stdout!.on('data', check);
-    child.on('exit', (code) => reject(new Error(`stack exited with ${code}:\n${out}`)));
+    void exited.then((code) => reject(new Error(`stack exited with ${code}:\n${out}`)));
   });
   return {
     env,
     pid: child.pid!,
+    stateDir,
     output: () => out,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
-        child.kill('SIGINT');
-      }),
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      return exited;
+    },
+    async kill() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      await exited;
+    },
   };
 }
 
