@@ -91,7 +91,11 @@ export interface ClusterClaims {
 }
 
 export interface CommandQueue {
-  send(command: FleetCommand, options?: { abortSignal?: AbortSignal }): Promise<void>;
+  /**
+   * Sends a command; its message id is the operation id, so Service Bus drops a second send of it
+   * (a client's retry). `resend` names a later attempt of its own, which is not dropped.
+   */
+  send(command: FleetCommand, options?: { abortSignal?: AbortSignal; resend?: string }): Promise<void>;
 }
 
 export interface ClusterDirectory {

@@ -51,6 +51,28 @@ export function startTimerHost(options: { definitions: FunctionDefinition[]; log
     running: undefined as Promise<void> | undefined,
     last: undefined as Date | undefined,
   }));
+  const run = (t: (typeof due)[number], at: Date, isPastDue: boolean) => {
+    const context = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: t.def.name,
+      logHandler: (level, ...args) => options.log(level, t.def.name, args.map(String).join(' ')),
+    });
+    const timer = {
+      isPastDue,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { last: (t.last ?? at).toISOString(), next: at.toISOString(), lastUpdated: at.toISOString() },
+    };
+    t.last = at;
+    t.running = Promise.resolve(t.def.handler(timer, context))
+      .then(() => undefined)
+      .catch((e) => options.log('error', t.def.name, (e as Error).stack ?? String(e)))
+      .finally(() => (t.running = undefined));
+  };
+  // The Functions host runs a schedule that came due while no host was running (isPastDue) as soon
+  // as it starts. This host keeps no schedule status, so it takes every timer as past due at start:
+  // a host that is recycled more often than its timers' period still runs them (the sweeper is what
+  // heals a crash).
+  for (const t of due) run(t, new Date(), true);
   let lastSecond = Math.floor(Date.now() / 1000);
   const tick = setInterval(() => {
     const second = Math.floor(Date.now() / 1000);
@@ -58,21 +80,7 @@ export function startTimerHost(options: { definitions: FunctionDefinition[]; log
       const at = new Date(s * 1000);
       for (const t of due) {
         if (!t.matches(at) || t.running) continue;
-        const context = new InvocationContext({
-          invocationId: randomUUID(),
-          functionName: t.def.name,
-          logHandler: (level, ...args) => options.log(level, t.def.name, args.map(String).join(' ')),
-        });
-        const timer = {
-          isPastDue: false,
-          schedule: { adjustForDST: false },
-          scheduleStatus: { last: (t.last ?? at).toISOString(), next: at.toISOString(), lastUpdated: at.toISOString() },
-        };
-        t.last = at;
-        t.running = Promise.resolve(t.def.handler(timer, context))
-          .then(() => undefined)
-          .catch((e) => options.log('error', t.def.name, (e as Error).stack ?? String(e)))
-          .finally(() => (t.running = undefined));
+        run(t, at, false);
       }
     }
     lastSecond = second;

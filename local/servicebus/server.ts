@@ -457,10 +457,13 @@ export async function startServiceBusEmulator(options: { queues: QueueDefinition
     }
   };
   container.on('sender_close', onLinkGone);
+  // The connection's waiting accepts go first: releasing its sessions hands them to waiters, and
+  // one of that same dead connection would take a session to a receiver that is gone (it stayed
+  // locked until its lock ran out, and each kill of a busy host stalled its fleets for that long).
   const onConnectionGone = (ctx: any) => {
     for (const q of queues.values()) {
-      for (const r of [...q.receivers]) if (r.link.connection === ctx.connection) onLinkGone({ sender: r.link });
       for (const w of [...q.waiters]) if (w.link.connection === ctx.connection) onLinkGone({ sender: w.link });
+      for (const r of [...q.receivers]) if (r.link.connection === ctx.connection) onLinkGone({ sender: r.link });
     }
   };
   container.on('connection_close', onConnectionGone);

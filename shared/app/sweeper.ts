@@ -1,9 +1,9 @@
 // The safety net under the command queue. A command can be lost between the transaction that
-// records an operation and the send that announces it (a crash, a Service Bus outage); the
-// sweeper sends the command of every operation still running after a while again. The worker is
-// level-triggered and Service Bus drops a resend inside its duplicate-detection window, so a
-// resend of a command that was not lost does no harm. It also deletes finished operations once
-// clients can no longer be polling them.
+// records an operation and the send that announces it (a crash, a Service Bus outage), or
+// dead-lettered when the hosts that held it died on each of its deliveries; the sweeper sends the
+// command of every operation still running after a while again, as a message of its own. The
+// worker is level-triggered, so a resend of a command that was not lost does no harm. It also
+// deletes finished operations once clients can no longer be polling them.
 import { commandFor } from '../domain/commands.js';
 import type { OperationRecord } from '../domain/model.js';
 import type { AppDeps } from './context.js';
@@ -28,7 +28,10 @@ export async function sweepOperations(deps: AppDeps, options: SweepOptions): Pro
       { pageSize: 100, continuationToken: token },
     );
     for (const op of page.items) {
-      await deps.queue.send(commandFor(op));
+      // A message of its own: the first one may be in the dead-letter queue (its host died with it
+      // locked on its last delivery), and a send with the same id would be dropped as a duplicate.
+      // One resend per stuck period, whatever the sweeper's schedule.
+      await deps.queue.send(commandFor(op), { resend: `sweep-${Math.floor(now / (options.stuckAfterSeconds * 1000 || 1))}` });
       resent++;
     }
     token = page.continuationToken;

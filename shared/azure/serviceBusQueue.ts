@@ -26,7 +26,13 @@ export function createCommandQueue(client: ServiceBusClient): CommandQueue & { c
     async send(command, options = {}) {
       // Message id = operation id: duplicate detection drops a resend of the same operation.
       await sender.sendMessages(
-        { body: command, messageId: command.operationId, sessionId: sessionIdOf(command.fleet), contentType: 'application/json', subject: command.kind },
+        {
+          body: command,
+          messageId: options.resend ? `${command.operationId}.${options.resend}` : command.operationId,
+          sessionId: sessionIdOf(command.fleet),
+          contentType: 'application/json',
+          subject: command.kind,
+        },
         { abortSignal: options.abortSignal },
       );
     },

@@ -1,0 +1,53 @@
+// Only the function host dies, every few seconds (SIGKILL, as Azure recycles an instance), during
+// 1,000 joins, while storage and Service Bus stay up; the stack starts it again each time. In the
+// end the same must hold as after a whole crash: every accepted operation ended, each member joined
+// and counted once, each cluster claimed once.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { clientOf, createFleets, expectConsistent, joinAll, joinsOf, loadClusters } from '../support/joinLoad.js';
+import { useStack } from '../support/stackProcess.js';
+
+const joins = joinsOf(10, 100);
+const stack = useStack(() => {
+  const seed = JSON.parse(readFileSync('local/seed.json', 'utf8'));
+  seed.managedClusters = loadClusters(joins.length);
+  const seedPath = join(mkdtempSync(join(tmpdir(), 'seed-')), 'seed.json');
+  writeFileSync(seedPath, JSON.stringify(seed));
+  return { FLEET_LOCAL_SEED: seedPath, FLEET_MEMBER_LIMIT: '100' };
+});
+
+const hostPid = async () => ((await (await fetch(`${stack.env.ARM_ENDPOINT}/_local/stats`)).json()) as { functionHostPid: number }).functionHostPid;
+
+it('survives its function host killed every few seconds during 1,000 joins', { timeout: 300_000 }, async () => {
+  const client = await clientOf(() => stack.env);
+  await createFleets(
+    client,
+    Array.from({ length: 10 }, (_, i) => `load-${i}`),
+  );
+  let done = false;
+  const kills: number[] = [];
+  const killer = (async () => {
+    while (!done) {
+      await new Promise((r) => setTimeout(r, 5000));
+      if (done) break;
+      const pid = await hostPid();
+      try {
+        process.kill(pid, 'SIGKILL');
+        kills.push(pid);
+      } catch {
+        /* between hosts */
+      }
+    }
+  })();
+  const accepted = await joinAll(client, joins, 50).finally(() => {
+    done = true;
+  });
+  await killer;
+  // It was killed, more than once, and each time another host took over.
+  expect(kills.length).toBeGreaterThanOrEqual(2);
+  expect(new Set(kills).size).toBe(kills.length);
+  expect(stack.output()).toContain('function host: exited (SIGKILL); starting it again');
+  await expectConsistent(client, joins, accepted);
+});
