@@ -4,7 +4,7 @@ import { type AzuriteTables, startAzuriteTables } from '../../local/azurite.js';
 import type { AppDeps } from '../../shared/app/context.js';
 import { putFleet } from '../../shared/app/fleets.js';
 import { putMember } from '../../shared/app/members.js';
-import { handleFleetCommand, PoisonMessageError } from '../../shared/app/reconcile.js';
+import { handleFleetCommand, handleFleetCommands, PoisonMessageError } from '../../shared/app/reconcile.js';
 import { createClusterClaims, createTableStore } from '../../shared/azure/tableStore.js';
 import type { FleetCommand } from '../../shared/domain/commands.js';
 import { type ClusterDirectory, ConcurrencyError } from '../../shared/ports.js';
@@ -206,5 +206,91 @@ describe('a member PUT racing the worker', () => {
     const again = await putMember(racing, member, body, ctx);
     expect(again.status).toBe(200);
     expect(again.operation?.id).not.toBe(first.operation?.id);
+  });
+});
+
+describe('a big fleet', () => {
+  const clusterOf = (fleet: string, i: number) => clusterId.replace(/c1$/, `${fleet}-${i}`);
+  async function bigFleet(name: string, size: number) {
+    const many: AppDeps = { ...deps, memberLimit: 1000 };
+    const ref = await fleetReady(name);
+    const from = sent.length;
+    for (let i = 0; i < size; i++) await putMember(many, { ...ref, memberName: `m-${i}` }, { properties: { clusterResourceId: clusterOf(name, i) } }, ctx);
+    // What waits in the fleet's session, as the trigger hands it over: batches, converged 49 at a time.
+    const batch = sent.slice(from).map((body) => ({ body, deliveryCount: 1 }));
+    for (let i = 0; i < batch.length; i += 98) await handleFleetCommands(many, batch.slice(i, i + 98), { maxDeliveryCount: 5 });
+    return ref;
+  }
+
+  it('joins a batch of commands with one count, exact', async () => {
+    const ref = await bigFleet('batched', 120);
+    const part = await deps.store.readFleet(ref, { counts: true, memberNames: ['m-0', 'm-119'] });
+    expect(part.counts?.value.joined).toBe(120);
+    expect(part.members.map((m) => m.value.provisioningState)).toEqual(['Succeeded', 'Succeeded']);
+  });
+
+  it('goes on with a delete that was interrupted part-way, and the fleet is Deleting until it ends', async () => {
+    const ref = await bigFleet('interrupted', 250);
+    expect((await deps.store.readFleet(ref, { counts: true })).counts?.value.joined).toBe(250);
+    const { deleteFleet, getFleet } = await import('../../shared/app/fleets.js');
+    const { listMembers } = await import('../../shared/app/members.js');
+    await deleteFleet(deps, ref, ctx);
+    const command = sent.at(-1)!;
+    // The worker dies after two transactions of member deletes.
+    let commits = 0;
+    const dying: AppDeps = {
+      ...deps,
+      store: {
+        ...deps.store,
+        commit: async (f, changes, o) => {
+          if (++commits > 2) throw new Error('host recycled');
+          return deps.store.commit(f, changes, o);
+        },
+      },
+    };
+    await expect(handleFleetCommand(dying, command, once)).rejects.toThrow('host recycled');
+    expect(((await getFleet(deps, ref, ctx)).body as { properties: { provisioningState: string } }).properties.provisioningState).toBe('Deleting');
+    let left = 0;
+    let token: string | undefined;
+    do {
+      const page = await listMembers({ ...deps, pageSize: 1000 }, ref, token, ctx);
+      left += page.items.length;
+      token = page.continuationToken;
+    } while (token);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(250);
+
+    // Delivered again, it goes on from what is left.
+    await handleFleetCommand(deps, command, once);
+    await expect(getFleet(deps, ref, ctx)).rejects.toMatchObject({ status: 404 });
+    const op = (await deps.store.readFleet(ref, { includeFleet: false, operationId: command.operationId })).operation!.value;
+    expect(op.status).toBe('Succeeded');
+    expect((await deps.store.readFleet(ref, { counts: true })).counts).toBeUndefined();
+    // Every cluster is free for another fleet.
+    const other = { subscriptionId: sub, resourceGroup: 'rg', fleetName: 'other', memberName: 'x' };
+    for (const i of [0, 99, 249]) expect(await deps.claims.claim(clusterOf('interrupted', i), { ...other, memberName: `x-${i}` })).toEqual({ claimed: true });
+  });
+});
+
+describe('an operation end time', () => {
+  it('is when the work ended, not when it began', async () => {
+    const ref = await fleetReady('timed');
+    const slow = directory.getManagedCluster;
+    directory = {
+      ...directory,
+      getManagedCluster: async (...a) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return slow(...a);
+      },
+    };
+    try {
+      await putMember(deps, { ...ref, memberName: 'm' }, { properties: { clusterResourceId: clusterId.replace(/c1$/, 'c-timed') } }, ctx);
+      const command = sent.at(-1)!;
+      await handleFleetCommand(deps, command, once);
+      const op = (await deps.store.readFleet(ref, { includeFleet: false, operationId: command.operationId })).operation!.value;
+      expect(Date.parse(op.endTime!) - Date.parse(op.startTime)).toBeGreaterThanOrEqual(300);
+    } finally {
+      directory = { ...directory, getManagedCluster: slow };
+    }
   });
 });
