@@ -212,7 +212,7 @@ await runTrusting(tls, async () => {
     `PUT latency p50 / p99:           ${fmt(pct(putMs, 50))} ms / ${fmt(pct(putMs, 99))} ms`,
     `join latency p50 / p99:          ${fmt(pct(joinMs, 50))} ms / ${fmt(pct(joinMs, 99))} ms (operation start to end, server clock)`,
     `client saw Succeeded, p50 / p99: ${fmt(pct(seenMs, 50))} ms / ${fmt(pct(seenMs, 99))} ms (bound by the ${pollMs} ms poll interval)`,
-    `Table Storage requests per join: ${fmt(perJoin, 2)} (accept: 1 point read + 1 transaction; worker: 1 bounded range + claim + 1 transaction; status polls excluded: ${polls}, 1 point read each)`,
+    `Table Storage requests per join: ${fmt(perJoin, 2)} (accept: 1 point read + 1 transaction; worker: fleet and counts (1 range of 2 rows) + member + claim + 1 transaction, shared by the joins of a batch; status polls excluded: ${polls}, 1 point read each)`,
     `Service Bus messages per join:   ${fmt((after.serviceBus.received - before.serviceBus.received) / members, 2)} sent, ${fmt((after.serviceBus.delivered - before.serviceBus.delivered) / members, 2)} delivered`,
     `ARM requests per join:           ${fmt((after.armRequests - before.armRequests) / members, 2)} (the cluster; a subscription's tenant is remembered for 5 minutes)`,
     `Azurite raw upserts per second:  ${fmt(rawRate)} (${concurrency} concurrent; one join costs ${fmt(perJoin, 1)} requests, so the storage-bound ceiling is ~${fmt(rawRate / perJoin)} joins/s)`,

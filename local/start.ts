@@ -14,11 +14,7 @@ mkdirSync(dataDir, { recursive: true });
 const tls = ensureLocalTls(join(dataDir, 'tls'));
 
 await runTrusting(tls, async () => {
-  // Only the outermost run clears the state (runTrusting may run this file again).
-  if (fresh && process.env.FLEET_LOCAL_CLEARED !== stateDir) {
-    rmSync(stateDir, { recursive: true, force: true });
-    process.env.FLEET_LOCAL_CLEARED = stateDir;
-  }
+  if (fresh) rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
   // The ports are part of the state: tokens name the API's URL as their audience, and clients keep
   // the printed endpoints. Picked ones (FLEET_LOCAL_BASE_PORT=0) are used again on the next start.

@@ -93,16 +93,15 @@ describe('the function app', () => {
   });
 });
 
-describe('azd and the README', () => {
+describe('azd and the deploy guide', () => {
   it('azure.yaml deploys the function app main.bicep tags as service "api"', () => {
     const azure = read('azure.yaml');
     expect(azure).toMatch(/path: infra/);
     expect(azure).toMatch(/api:\s*\n\s*project: \.\s*\n\s*language: ts\s*\n\s*host: function/);
     expect(main).toContain("'azd-service-name': 'api'");
   });
-  it('names every parameter of main.bicep in the deploy section', () => {
-    const readme = read('README.md');
-    const deploy = readme.slice(readme.indexOf('## Deploy to Azure'));
+  it('names every parameter of main.bicep in the deploy guide', () => {
+    const deploy = read('docs/deploy.md');
     expect(deploy.length).toBeGreaterThan(100);
     for (const [, name] of main.matchAll(/^param (\w+)/gm)) expect(deploy, name).toContain(`\`${name}\``);
   });
