@@ -8,8 +8,9 @@ export const connectedClusterType = 'Microsoft.Kubernetes/connectedClusters';
 // ARM's rules for fleet, member and group names (2025-03-01 spec).
 const nameRule = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const guidRule = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Resource group names: 1-90 of letters, digits, underscores, parentheses, hyphens, periods; not ending in a period.
-const resourceGroupRule = /^[-\w._()]{1,90}$/u;
+// Resource group names: 1-90 of letters and digits (Unicode ones too, as ARM allows), underscores,
+// parentheses, hyphens, periods; not ending in a period.
+const resourceGroupRule = /^[-\p{L}\p{N}_.()]{1,90}$/u;
 
 export interface FleetRef {
   subscriptionId: string;

@@ -44,6 +44,16 @@ describe('inputs at ARM limits are stored', () => {
     expect((await client.fleets.get('rg-in', 'tagged')).tags).toEqual(tags);
   });
 
+  it('serves a fleet in a resource group with a Unicode name', async () => {
+    const created = await client.fleets.create('équipe-café', 'unicode', { location: 'eastus' }, fast);
+    expect(created.id).toBe(fleetPath('équipe-café', 'unicode'));
+    await client.fleetMembers.create('équipe-café', 'unicode', 'm', { properties: { clusterResourceId: eastus2 } }, fast);
+    const names: string[] = [];
+    for await (const f of client.fleets.listByResourceGroup('équipe-café')) names.push(f.name!);
+    expect(names).toEqual(['unicode']);
+    await client.fleets.delete('équipe-café', 'unicode', fast);
+  });
+
   it('keeps 100 labels with long keys and values (2025-04-01-preview)', async () => {
     const prefix = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}`;
     const labels = Object.fromEntries(

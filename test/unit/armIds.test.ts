@@ -21,6 +21,13 @@ describe('names', () => {
   it('refuses a malformed subscription id and resource group', () => {
     expect(() => fleetRef('nope', 'rg', 'f')).toThrow(expect.objectContaining({ code: 'InvalidSubscriptionId' }));
     expect(() => fleetRef('00000000-0000-0000-0000-000000000001', 'rg.', 'f')).toThrow(expect.objectContaining({ code: 'InvalidResourceGroup' }));
+    for (const rg of ['..', '.', 'a/b', 'a b', 'x'.repeat(91)])
+      expect(() => fleetRef('00000000-0000-0000-0000-000000000001', rg, 'f'), rg).toThrow(expect.objectContaining({ code: 'InvalidResourceGroup' }));
+  });
+
+  it('accepts every resource group name ARM does, Unicode letters included', () => {
+    for (const rg of ['rg', 'RG_1', 'rg-(prod).eu', 'équipe-café', '開発', 'x'.repeat(90)])
+      expect(fleetRef('00000000-0000-0000-0000-000000000001', rg, 'f').resourceGroup).toBe(rg);
   });
 
   it('parses ids case-insensitively and keeps the resource group as written', () => {
