@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalTls } from '../../local/certs.js';
@@ -9,4 +9,6 @@ export default function setup() {
   process.env.NODE_EXTRA_CA_CERTS = tls.caPath;
   // The stacks the tests start live here too, so `npm start` in a test uses the same CA.
   process.env.FLEET_TEST_DIR = dir;
+  // The stacks' state folders (journals, snapshots) go with it when the run ends.
+  return () => rmSync(dir, { recursive: true, force: true });
 }
