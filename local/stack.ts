@@ -148,15 +148,26 @@ function superviseFunctionHost(options: { env: NodeJS.ProcessEnv; host: Float64A
   let cpuBefore = 0; // of the hosts that died
   let cpuNow = 0;
   let resolveReady: (url: string) => void;
-  const ready = new Promise<string>((r) => (resolveReady = r));
+  let rejectReady: (e: Error) => void;
+  const ready = new Promise<string>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  let started = false;
   const start = () => {
     const c = fork(script, [], { env: options.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child = c;
     cpuNow = 0;
     options.host[1] = c.pid ?? 0;
     c.on('message', (m: FunctionHostMessage) => {
-      if ('ready' in m) resolveReady(m.ready.url);
-      else {
+      if ('ready' in m) {
+        started = true;
+        resolveReady(m.ready.url);
+      } else if ('failed' in m) {
+        // The first start failed: there is nothing to start again, the stack cannot run.
+        if (!started) stopping = true;
+        rejectReady(Object.assign(new Error(m.failed.message), { code: m.failed.code, port: m.failed.port }));
+      } else {
         cpuNow = m.load.cpuMs;
         options.host[0] = cpuBefore + cpuNow;
         // The host's loops, in the stack's shared buffer (what /_local/stats reports).

@@ -22,7 +22,10 @@ export interface FunctionHostConfig {
 }
 
 /** What the host tells the stack: once that it is ready, then its load every 100 ms. */
-export type FunctionHostMessage = { ready: { url: string } } | { load: { cpuMs: number; loopActiveMs: Record<string, number> } };
+export type FunctionHostMessage =
+  | { ready: { url: string } }
+  | { failed: { message: string; code?: string; port?: number } }
+  | { load: { cpuMs: number; loopActiveMs: Record<string, number> } };
 
 const config = JSON.parse(process.env.FLEET_LOCAL_HOST ?? '{}') as FunctionHostConfig;
 const send = (m: FunctionHostMessage) => process.send?.(m);
@@ -33,11 +36,15 @@ const hostJson = readHostJson(config.hostJsonPath);
 const load = newLoadBuffer();
 const slot = (name: (typeof loopNames)[number]): ThreadLoad => ({ buffer: load, slot: loopNames.indexOf(name) });
 const stopReporting = reportLoad(slot('functions (Service Bus, timers)'));
+// A host that cannot start (its port taken) says why, so that the stack stops rather than start it again.
 const http = await startHttpHostThread({
   routePrefix: hostJson.extensions.http.routePrefix,
   tls: config.tls,
   port: config.apiPort,
   load: slot('functions (HTTP)'),
+}).catch((e: NodeJS.ErrnoException) => {
+  send({ failed: { message: e.message, code: e.code, port: config.apiPort } });
+  return process.exit(1);
 });
 process.env[settings.authAudience.name] = http.url;
 // This thread runs the Service Bus-triggered functions and the timers; the lower priority gives the
