@@ -76,7 +76,7 @@ const keyOf = (pk: string, rk: string) => `${pk}\u0000${rk}`;
 const byKeys = new WeakMap<Collection, Map<string, Doc>>();
 
 function keyIndex(collection: Collection): Map<string, Doc> {
-  let index = byKeys.get(collection);
+  const index = byKeys.get(collection);
   if (index) return index;
   const map = new Map<string, Doc>(collection.data.map((d) => [keyOf(d.PartitionKey, d.RowKey), d]));
   const each = (d: Doc | Doc[], f: (d: Doc) => void) => (Array.isArray(d) ? d.forEach(f) : f(d));
@@ -101,8 +101,7 @@ function keyIndex(collection: Collection): Map<string, Doc> {
     return doc?.$loki !== undefined && collection.get(doc.$loki) === doc && doc.PartitionKey === pk && doc.RowKey === rk ? doc : null;
   };
   byKeys.set(collection, map);
-  index = map;
-  return index;
+  return map;
 }
 
 const rangeSize = ([start, end]: [number, number]) => Math.max(0, end - start + 1);

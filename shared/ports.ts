@@ -63,6 +63,9 @@ export class InvalidContinuationTokenError extends Error {
   override name = 'InvalidContinuationTokenError';
 }
 
+/** What one commit may hold: one entity group transaction holds at most 100 actions. */
+export const maxChangesPerCommit = 100;
+
 /** Thrown when a write loses a race (a version no longer matches, or a row already exists). */
 export class ConcurrencyError extends Error {
   override name = 'ConcurrencyError';
@@ -78,7 +81,7 @@ export interface FleetStore {
    * before a time, or those finished before a time.
    */
   listOperations(query: { running: true; startedBefore: string } | { running: false; endedBefore: string }, page: PageOptions): Promise<Page<OperationRecord>>;
-  /** Applies all changes (at most 100: one entity group transaction) to the fleet's partition atomically. */
+  /** Applies all changes (at most maxChangesPerCommit: one entity group transaction) to the fleet's partition atomically. */
   commit(fleet: FleetRef, changes: Change[], options?: { abortSignal?: AbortSignal }): Promise<void>;
 }
 

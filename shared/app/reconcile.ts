@@ -24,7 +24,7 @@ import {
   type OperationRecord,
   type OperationStatus,
 } from '../domain/model.js';
-import { type Change, ConcurrencyError, type FleetPartition, type Stored } from '../ports.js';
+import { type Change, ConcurrencyError, type FleetPartition, maxChangesPerCommit, type Stored } from '../ports.js';
 import { type AppDeps, newETag } from './context.js';
 
 export interface Delivery {
@@ -46,7 +46,7 @@ export class PoisonMessageError extends Error {
 }
 
 /** Member commands converged in one transaction: two rows each (member, operation) and the counts row. */
-export const maxMembersPerCommit = 49;
+const maxMembersPerCommit = Math.floor((maxChangesPerCommit - 1) / 2);
 
 // The Functions host hands a JSON body over parsed, but a body it did not recognise as JSON arrives
 // as text; accept both.
@@ -240,7 +240,7 @@ async function deleteFleetAndMembers(deps: AppDeps, fleet: Stored<FleetRecord>, 
     const subscriptions = page.items.map((m) => parseMemberClusterId(m.clusterResourceId).subscriptionId);
     await deps.claims.releaseFleet(ref, subscriptions, { abortSignal });
     const deletes = page.items.map((m): Change => ({ op: 'delete', kind: 'member', name: m.ref.memberName }));
-    await inParallel(chunks(deletes, 100), deleteWidth, (batch) => deps.store.commit(ref, batch, { abortSignal }));
+    await inParallel(chunks(deletes, maxChangesPerCommit), deleteWidth, (batch) => deps.store.commit(ref, batch, { abortSignal }));
   }
   await deps.store.commit(
     ref,

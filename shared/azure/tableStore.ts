@@ -21,6 +21,7 @@ import {
   type FleetPartition,
   type FleetStore,
   InvalidContinuationTokenError,
+  maxChangesPerCommit,
   type Page,
   type PageOptions,
   type ReadFleetOptions,
@@ -42,8 +43,6 @@ interface Entity extends TableEntity {
 export const fleetPartitionKey = (f: FleetRef) => `${f.subscriptionId}:${f.resourceGroup}:${f.fleetName}`.toLowerCase();
 const memberRow = (name: string) => `member:${name.toLowerCase()}`;
 const countsRow = 'fleet:counts';
-// A transaction holds at most 100 actions.
-export const maxTransactionActions = 100;
 const opRow = (id: string) => `op:${id}`;
 
 function rowKeyOf(row: Row): string {
@@ -68,7 +67,7 @@ const chunkChars = 30_000;
 const maxChunks = 16;
 
 /** The JSON of a record as `data`, `data1`, `data2`, … */
-export function packData(json: string): { data: string } & Record<string, string> {
+function packData(json: string): { data: string } & Record<string, string> {
   const parts: { data: string } & Record<string, string> = { data: json.slice(0, chunkChars) };
   for (let i = 1; i * chunkChars < json.length; i++) parts[`data${i}`] = json.slice(i * chunkChars, (i + 1) * chunkChars);
   // The request schemas bound every field; a record this large is a bug, not input.
@@ -76,7 +75,7 @@ export function packData(json: string): { data: string } & Record<string, string
   return parts;
 }
 
-export function unpackData(e: Record<string, unknown>): string {
+function unpackData(e: Record<string, unknown>): string {
   let json = String(e.data);
   for (let i = 1; typeof e[`data${i}`] === 'string'; i++) json += e[`data${i}`];
   return json;
@@ -185,7 +184,7 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
     async commit(fleet, changes, opts = {}) {
       if (changes.length === 0) return;
       // Atomic or not at all: a caller with more changes splits them where it can afford to.
-      if (changes.length > maxTransactionActions) throw new Error(`a commit holds at most ${maxTransactionActions} changes, got ${changes.length}`);
+      if (changes.length > maxChangesPerCommit) throw new Error(`a commit holds at most ${maxChangesPerCommit} changes, got ${changes.length}`);
       const pk = fleetPartitionKey(fleet);
       const actions: TransactionAction[] = changes.map((c): TransactionAction => {
         if (c.op === 'delete')
@@ -326,7 +325,7 @@ export function createClusterClaims(connection: TableConnection): ClusterClaims 
         const filter = odata`PartitionKey eq ${subscriptionId} and fleet eq ${fleetPartitionKey(fleet)}`;
         for await (const e of client.listEntities<ClaimEntity>({ queryOptions: { filter, select: ['RowKey'] }, abortSignal: opts.abortSignal }))
           rows.push(e.rowKey!);
-        await inParallel(chunks(rows, maxTransactionActions), 8, async (chunk) => {
+        await inParallel(chunks(rows, maxChangesPerCommit), 8, async (chunk) => {
           try {
             await client.submitTransaction(
               chunk.map((rowKey): TransactionAction => ['delete', { partitionKey: subscriptionId, rowKey }]),
