@@ -2,7 +2,8 @@ import type { HttpHandler, HttpMethod, ServiceBusQueueHandler, TimerHandler } fr
 
 /** One trigger. The Azure entry point (register.ts) and the local host (local/host) both read these. */
 export type FunctionDefinition =
-  | { kind: 'http'; name: string; route: string; methods: HttpMethod[]; handler: HttpHandler }
+  // maxRequestBytes: what the local host reads of a body before it refuses it (the Functions host's limit is far larger).
+  | { kind: 'http'; name: string; route: string; methods: HttpMethod[]; handler: HttpHandler; maxRequestBytes?: number }
   // cardinality 'many': the handler gets a batch (an array of bodies), as many as wait in one session.
   | {
       kind: 'serviceBusQueue';

@@ -1,6 +1,7 @@
 import type { FunctionDefinition } from './definitions.js';
 import { commandFunctions } from './fleetCommands.js';
 import { fleetFunctions } from './fleets.js';
+import { hubFunctions } from './hub.js';
 import { memberFunctions } from './members.js';
 import { operationFunctions } from './operations.js';
 import { providerFunctions } from './providers.js';
@@ -11,6 +12,7 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...memberFunctions,
   ...operationFunctions,
   ...providerFunctions,
+  ...hubFunctions,
   ...commandFunctions,
   ...timerFunctions,
 ];

@@ -2,6 +2,9 @@
 import { app } from './azfn.js';
 import { functionDefinitions } from './index.js';
 
+// Hub watches stream their events (the response starts at once and stays open).
+app.setup({ enableHttpStream: true });
+
 for (const def of functionDefinitions) {
   if (def.kind === 'http') {
     app.http(def.name, { route: def.route, methods: def.methods, authLevel: 'anonymous', handler: def.handler });

@@ -79,6 +79,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     port: ports.arm,
     identityPort: ports.identity,
     stateDir: state('arm'),
+    tablesConnectionString: tables.connectionString,
     tableCounters: tables.counters,
     serviceBusCounters: serviceBus.counters,
     load: slot('ARM and Entra'),
@@ -102,6 +103,9 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     [settings.stuckOperationSeconds.name]: process.env[settings.stuckOperationSeconds.name] ?? '20',
     IDENTITY_ENDPOINT: arm.identityEndpoint,
     IDENTITY_HEADER: arm.identityHeader,
+    // Hub kubeconfigs name this stack's credential plugin (in Azure: kubelogin) and trust its CA.
+    [settings.hubCredentialExec.name]: JSON.stringify({ command: process.execPath, args: [fileURLToPath(new URL('./kubeCredential.js', import.meta.url))] }),
+    [settings.hubCertificateAuthority.name]: options.tls.caPath,
   };
   const hostConfig: FunctionHostConfig = {
     hostJsonPath: join(root, 'host.json'),

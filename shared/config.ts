@@ -44,6 +44,9 @@ export const tables = {
   fleets: 'fleets',
   // One row per AKS cluster that belongs to a fleet: a cluster joins at most one fleet.
   clusterClaims: 'clusterclaims',
+  // One row per fleet hub: its name (in the hub's URL) -> the fleet and the table of its objects
+  // (one table per hub, named hub<24 hex>, made and dropped with the hub).
+  hubs: 'hubs',
 } as const;
 
 /**
@@ -73,6 +76,11 @@ export const settings = {
   sweepSchedule: { name: 'FLEET_SWEEP_SCHEDULE', default: '0 */5 * * * *' },
   stuckOperationSeconds: { name: 'FLEET_STUCK_OPERATION_SECONDS', default: '300' },
   operationRetentionDays: { name: 'FLEET_OPERATION_RETENTION_DAYS', default: '7' },
+  // The exec credential plugin a hub's kubeconfig names, as JSON {"command","args"} (it gets
+  // `--audience <API audience>` after its args); empty: kubelogin, as AKS kubeconfigs use it.
+  hubCredentialExec: { name: 'FLEET_HUB_CREDENTIAL_EXEC', default: '' },
+  // A PEM file of the CA that signs the API's TLS certificate, for the kubeconfig (locally; in Azure a public CA signs it).
+  hubCertificateAuthority: { name: 'FLEET_HUB_CA_FILE', default: '' },
   // DefaultAzureCredential picks the app's user-assigned identity by this client id.
   managedIdentityClientId: { name: 'AZURE_CLIENT_ID', default: '' },
 } as const;

@@ -1,18 +1,24 @@
 // The composition root: builds the adapters from app settings once per process (a Functions
 // worker, or the local host) and hands the domain its ports.
+import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { AppDeps } from './app/context.js';
 import { createArmDirectory } from './azure/armDirectory.js';
 import { createTokenValidator, type TokenValidator } from './azure/entraTokens.js';
+import { createHubDirectory, createHubTableStore } from './azure/hubTableStore.js';
 import { createCommandQueue, createServiceBusClient, type ServiceBusConnection } from './azure/serviceBusQueue.js';
 import { createClusterClaims, createTableStore, type TableConnection } from './azure/tableStore.js';
 import { queues, readIntSetting, readSetting, settings } from './config.js';
 import type { AccessPolicy } from './domain/access.js';
+import type { CredentialExec } from './domain/kubeconfig.js';
+import { defaultWatch, type WatchSettings } from './hub/api.js';
+import type { HubDirectory, HubStore } from './hub/store.js';
 
 export interface Runtime {
   app: AppDeps;
   tokens: TokenValidator;
   access: AccessPolicy;
+  hubs: { directory: HubDirectory; store: HubStore; watch: WatchSettings };
   retryAfterSeconds: number;
   maxDeliveryCount: number;
   sweep: { stuckAfterSeconds: number; retentionDays: number };
@@ -63,9 +69,11 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
   const tables = tableConnection(env, credential);
   const store = createTableStore(tables);
   const claims = createClusterClaims(tables);
+  const hubDirectory = createHubDirectory(tables);
+  const hubStore = createHubTableStore(tables);
   // In Azure, infra/ creates the tables and the app's role (Table Data Contributor) is for rows;
   // against a connection string (Azurite, a developer's account) the app creates them itself.
-  if ('connectionString' in tables) await Promise.all([store.ensureTables(), claims.ensureTables()]);
+  if ('connectionString' in tables) await Promise.all([store.ensureTables(), claims.ensureTables(), hubDirectory.ensureTable()]);
   const bus = createServiceBusClient(serviceBusConnection(env, credential));
   const queue = createCommandQueue(bus);
   return {
@@ -74,10 +82,18 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
       claims,
       queue,
       directory: createArmDirectory(credential, readSetting(env, 'armEndpoint')),
+      hubs: hubDirectory,
+      hubStore,
+      hubCredential: {
+        exec: env[settings.hubCredentialExec.name] ? (JSON.parse(env[settings.hubCredentialExec.name]!) as CredentialExec) : undefined,
+        certificateAuthorityPem: env[settings.hubCertificateAuthority.name] ? readFileSync(env[settings.hubCertificateAuthority.name]!, 'utf8') : undefined,
+        audience: list(readSetting(env, 'authAudience'))[0],
+      },
       memberLimit: readIntSetting(env, 'memberLimit'),
       pageSize: readIntSetting(env, 'pageSize'),
       now: () => new Date(),
     },
+    hubs: { directory: hubDirectory, store: hubStore, watch: defaultWatch },
     access: { readRoles: list(env[settings.authReadRoles.name] ?? ''), writeRoles: list(env[settings.authWriteRoles.name] ?? '') },
     tokens: createTokenValidator({ issuers: list(readSetting(env, 'authIssuer')), audiences: list(readSetting(env, 'authAudience')) }),
     retryAfterSeconds: readIntSetting(env, 'retryAfterSeconds'),

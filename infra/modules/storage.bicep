@@ -1,6 +1,7 @@
 // Two accounts, each with the one role the app needs there and no shared keys:
 //   host:  the Functions host's storage and the Flex Consumption deployment container (blobs);
-//   state: our Table Storage state (tables from app-config.json).
+//   state: our Table Storage state (tables from app-config.json; each fleet hub's own table is
+//          created and deleted by the app, which the Table Data Contributor role allows).
 param token string
 param location string
 param tags object

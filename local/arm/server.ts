@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { LocalTls } from '../certs.js';
 import { startOnThread, type ThreadLoad } from '../threads.js';
+import { createClusterApis } from './clusterApi.js';
 import { createIssuer, type Issuer } from './tokens.js';
 
 /** A value made once and, with `path`, kept in that file. */
@@ -21,7 +22,7 @@ function keptValue(path: string | undefined, make: () => string): string {
   return value;
 }
 
-import { principalOf, type Seed, type SimCluster, World } from './world.js';
+import { defaultAgentPools, principalOf, type Seed, type SimCluster, World } from './world.js';
 
 export interface ArmEmulator {
   armEndpoint: string;
@@ -84,6 +85,13 @@ function clusterToArm(c: SimCluster) {
           dnsPrefix: c.name,
           fqdn: `${c.name}.hcp.${c.location}.azmk8s.io`,
           powerState: { code: 'Running' },
+          agentPoolProfiles: (c.agentPoolProfiles ?? defaultAgentPools).map((p) => ({
+            name: p.name,
+            count: p.count,
+            vmSize: p.vmSize,
+            mode: 'System',
+            osType: 'Linux',
+          })),
         }
       : { provisioningState: 'Succeeded', connectivityStatus: 'Connected' };
   return { id, name: c.name, type: provider, location: c.location, tags: c.tags ?? {}, ...(identity ? { identity } : {}), properties };
@@ -98,6 +106,8 @@ export async function startArmEmulatorThread(options: {
   port?: number;
   identityPort?: number;
   stateDir?: string;
+  /** Azurite, where each simulated cluster's Kubernetes API keeps its objects. */
+  tablesConnectionString?: string;
   tableCounters: SharedArrayBuffer;
   serviceBusCounters: SharedArrayBuffer;
   load: ThreadLoad;
@@ -119,6 +129,7 @@ export async function startArmEmulator(options: {
   identityPort?: number;
   /** Where the world's clusters, the signing key and the identity header are kept across restarts. */
   stateDir?: string;
+  tablesConnectionString?: string;
   stats?: () => unknown;
 }): Promise<ArmEmulator> {
   const state = (name: string) => (options.stateDir ? join(options.stateDir, name) : undefined);
@@ -128,6 +139,9 @@ export async function startArmEmulator(options: {
   const issuer = await createIssuer(() => base, state('signing-key.json'));
   const identityHeader = keptValue(state('identity-header'), randomUUID);
   const home = options.seed.identity;
+  const clusterApis = options.tablesConnectionString
+    ? createClusterApis({ world, issuer, tablesConnectionString: options.tablesConnectionString, caPem: options.tls.caPem, base: () => base })
+    : undefined;
 
   const authorize = async (req: IncomingMessage) => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -171,6 +185,8 @@ export async function startArmEmulator(options: {
     if (parts.length === 4 && parts[1] === 'discovery' && parts[2] === 'v2.0' && parts[3] === 'keys') return send(res, 200, issuer.jwks());
     // Not ARM: the local stack's counters (Table Storage requests, Service Bus messages), for the benchmark.
     if (url.pathname === '/_local/stats' && options.stats) return send(res, 200, { armRequests, ...(options.stats() as object) });
+    // Not ARM: a simulated AKS cluster's own Kubernetes API server (what its kubeconfig names).
+    if (parts[0] === '_clusters' && clusterApis) return clusterApis.handle(req, res, parts.slice(1), url);
 
     armRequests++;
     const claims = await authorize(req);
@@ -197,6 +213,17 @@ export async function startArmEmulator(options: {
           : undefined;
     if (!kind) throw new HttpError(404, 'NotFound', `No route for ${url.pathname}`);
     if (parts.length === 7 && method === 'GET') return send(res, 200, { value: world.list(kind, sub.subscriptionId, rg).map(clusterToArm) });
+    if (parts.length === 9 && method === 'POST' && kind === 'managedCluster' && /^listCluster(Admin|User)Credential$/i.test(parts[8])) {
+      const c = world.get(kind, sub.subscriptionId, rg, parts[7]);
+      if (!c)
+        throw new HttpError(
+          404,
+          'ResourceNotFound',
+          `The Resource 'Microsoft.ContainerService/managedClusters/${parts[7]}' under resource group '${rg}' was not found.`,
+        );
+      if (!clusterApis) throw new HttpError(501, 'NotImplemented', 'this emulator runs without Table Storage, so its clusters have no Kubernetes API');
+      return send(res, 200, { kubeconfigs: [await clusterApis.kubeconfig(c, /admin/i.test(parts[8]) ? 'admin' : 'user')] });
+    }
     if (parts.length !== 8) throw new HttpError(404, 'NotFound', `No route for ${url.pathname}`);
     const name = parts[7];
     const existing = world.get(kind, sub.subscriptionId, rg, name);
@@ -220,6 +247,7 @@ export async function startArmEmulator(options: {
     if (method === 'DELETE') {
       if (!existing) return send(res, 204);
       world.delete(kind, sub.subscriptionId, rg, name);
+      await clusterApis?.deleted(existing);
       return send(res, 200);
     }
     if (method === 'PUT' && kind === 'managedCluster') {
@@ -228,7 +256,7 @@ export async function startArmEmulator(options: {
             location?: string;
             tags?: Record<string, string>;
             identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> };
-            properties?: { kubernetesVersion?: string };
+            properties?: { kubernetesVersion?: string; agentPoolProfiles?: { name?: string; count?: number; vmSize?: string }[] };
           }
         | undefined;
       const location = (body?.location ?? existing?.location)?.replace(/\s+/g, '').toLowerCase();
@@ -243,6 +271,14 @@ export async function startArmEmulator(options: {
         tags: body?.tags ?? existing?.tags,
         identity: nextIdentity(existing?.identity, body?.identity),
         access: existing?.access,
+        agentPoolProfiles: body?.properties?.agentPoolProfiles
+          ? body.properties.agentPoolProfiles.map((p, i) => ({
+              name: p.name ?? `nodepool${i + 1}`,
+              count: p.count ?? 3,
+              vmSize: p.vmSize ?? 'Standard_D4s_v3',
+            }))
+          : existing?.agentPoolProfiles,
+        api: existing?.api,
       };
       world.put(cluster);
       return send(res, existing ? 200 : 201, clusterToArm(cluster));
@@ -302,6 +338,7 @@ export async function startArmEmulator(options: {
     issuer,
     world,
     async close() {
+      clusterApis?.close();
       https.closeAllConnections();
       identity.closeAllConnections();
       await Promise.all([new Promise((r) => https.close(r)), new Promise((r) => identity.close(r))]);

@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
 
+const agentPool = z.object({ name: z.string(), count: z.number().int().min(0).max(1000), vmSize: z.string().default('Standard_D4s_v3') });
+
 const seedSchema = z.object({
   // The one identity the managed-identity endpoint hands out tokens for; `roles` become the tokens' app roles.
   identity: z.object({
@@ -29,6 +31,7 @@ const seedSchema = z.object({
           .optional(),
         // "denied": Fleet Manager's identity has no role on this cluster (ARM answers 403).
         access: z.enum(['granted', 'denied']).default('granted'),
+        agentPoolProfiles: z.array(agentPool).optional(),
       }),
     )
     .default([]),
@@ -59,7 +62,13 @@ export interface SimCluster {
   tags?: Record<string, string>;
   identity?: ClusterIdentity;
   access?: 'granted' | 'denied';
+  /** Node pools: one Node per `count` in the cluster's API. Default: one pool of 3 Standard_D4s_v3. */
+  agentPoolProfiles?: { name: string; count: number; vmSize: string }[];
+  /** The cluster's Kubernetes API, once its credentials were first asked for: its table and admin token. */
+  api?: { table: string; adminToken: string };
 }
+
+export const defaultAgentPools = [{ name: 'nodepool1', count: 3, vmSize: 'Standard_D4s_v3' }];
 
 /** A stable principal id for a user-assigned identity, so the same identity always has the same principal. */
 export function principalOf(userAssignedIdentityId: string): string {

@@ -19,6 +19,8 @@ interface CompiledRoute {
   names: string[];
   /** For each name, the index of the path segment it is. */
   segmentOf: number[];
+  /** The last name takes the rest of the path. */
+  catchAll: boolean;
 }
 
 /**
@@ -55,11 +57,14 @@ function compile(def: HttpDefinition, routePrefix: string): CompiledRoute {
   const names: string[] = [];
   const segmentOf: number[] = [];
   const template = [routePrefix, def.route].filter(Boolean).join('/');
-  template.split('/').forEach((segment, i) => {
+  const segments = template.split('/');
+  segments.forEach((segment, i) => {
     if (/^\{[^}]+\}$/.test(segment)) segmentOf.push(i);
   });
-  const source = template
-    .split('/')
+  // A trailing {*name} is a catch-all, as in Functions route templates: the rest of the path, slashes included.
+  const catchAll = /^\{\*([^}]+)\}$/.exec(segments[segments.length - 1] ?? '');
+  const fixed = catchAll ? segments.slice(0, -1) : segments;
+  const source = fixed
     .map((segment) =>
       segment.replace(/\{([^}:?]+)(?::[^}?]+)?\??\}|[^{]+/g, (part, name?: string) => {
         if (name) {
@@ -70,7 +75,8 @@ function compile(def: HttpDefinition, routePrefix: string): CompiledRoute {
       }),
     )
     .join('/');
-  return { def, pattern: new RegExp(`^/${source}/?$`, 'i'), names, segmentOf };
+  if (catchAll) names.push(catchAll[1]);
+  return { def, pattern: new RegExp(`^/${source}${catchAll ? '(?:/(.*))?' : '/?'}$`, 'i'), names, segmentOf, catchAll: Boolean(catchAll) };
 }
 
 export interface HttpHost {
@@ -128,15 +134,20 @@ export async function startHttpHost(options: {
       pathMatched = true;
       if (!route.def.methods.includes(method)) continue;
       // The segments were decoded once, in checkRequest; a parameter is a whole segment.
-      const params = Object.fromEntries(route.names.map((n, i) => [n, segments[route.segmentOf[i]]]));
+      const params = Object.fromEntries(
+        route.names.map((n, i) =>
+          route.catchAll && i === route.names.length - 1 ? [n, segments.slice(route.segmentOf[i]).join('/')] : [n, segments[route.segmentOf[i]]],
+        ),
+      );
       const chunks: Buffer[] = [];
       let size = 0;
+      const limit = route.def.maxRequestBytes ?? maxRequestBytes;
       for await (const c of req) {
         size += (c as Buffer).length;
         // Not read past the limit: the handler would refuse it anyway, and memory is not the client's to fill.
-        if (size > maxRequestBytes) {
+        if (size > limit) {
           res.setHeader('connection', 'close');
-          return refuse(res, 413, 'RequestEntityTooLarge', `The request content is over ${maxRequestBytes} bytes (1 MiB), the most accepted.`);
+          return refuse(res, 413, 'RequestEntityTooLarge', `The request content is over ${limit} bytes, the most accepted.`);
         }
         chunks.push(c as Buffer);
       }
@@ -153,9 +164,20 @@ export async function startHttpHost(options: {
       const response = init instanceof HttpResponse ? init : new HttpResponse(init ?? { status: 204 });
       const out: Record<string, string> = {};
       for (const [k, v] of response.headers) out[k] = v;
-      const body = Buffer.from(await response.arrayBuffer());
+      // Streamed, as the Functions host does with HTTP streaming on: the status and headers go at
+      // once (a watch may wait long for its first event), the body as it comes; a client that goes
+      // away cancels it.
       res.writeHead(response.status, out);
-      res.end(body);
+      res.flushHeaders();
+      const reader = response.body?.getReader();
+      if (!reader) return void res.end();
+      res.on('close', () => void reader.cancel().catch(() => undefined));
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (!res.write(value)) await new Promise((r) => res.once('drain', r));
+      }
+      res.end();
       return;
     }
     refuse(

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { FleetRef } from '../domain/armIds.js';
 import { commandFor } from '../domain/commands.js';
 import { conflict, preconditionFailed } from '../domain/errors.js';
+import type { CredentialExec } from '../domain/kubeconfig.js';
 import type { Caller, OperationKind, OperationRecord, SystemData } from '../domain/model.js';
 import { newOperationId } from '../domain/operationIds.js';
+import type { HubDirectory, HubStore } from '../hub/store.js';
 import { type Change, type ClusterClaims, type ClusterDirectory, type CommandQueue, ConcurrencyError, type FleetStore } from '../ports.js';
 
 export interface AppDeps {
@@ -11,6 +13,11 @@ export interface AppDeps {
   claims: ClusterClaims;
   queue: CommandQueue;
   directory: ClusterDirectory;
+  /** Fleet hubs: which hub name is which table, and the objects in them. */
+  hubs: HubDirectory;
+  hubStore: HubStore;
+  /** What a hub's kubeconfig names: the credential plugin, the audience its tokens are for, and (locally) the CA. */
+  hubCredential: { exec?: CredentialExec; audience: string; certificateAuthorityPem?: string };
   memberLimit: number;
   pageSize: number;
   now: () => Date;
@@ -19,6 +26,8 @@ export interface AppDeps {
 /** What the HTTP layer learnt about a request, in plain data. */
 export interface RequestContext {
   caller: Caller;
+  /** host[:port] the request reached: where a new fleet's hub answers. */
+  host?: string;
   ifMatch?: string;
   ifNoneMatch?: string;
   abortSignal?: AbortSignal;

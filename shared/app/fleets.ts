@@ -1,6 +1,8 @@
 import { type FleetRef, fleetId } from '../domain/armIds.js';
 import { ArmError, badRequest, notFound } from '../domain/errors.js';
+import { newHub, parseHubProfile } from '../domain/hubProfile.js';
 import { type FleetIdentity, parseIdentity } from '../domain/identity.js';
+import { execFor, hubKubeconfig } from '../domain/kubeconfig.js';
 import { type FleetRecord, fleetIsBusy, type OperationKind } from '../domain/model.js';
 import { fleetPatchBody, fleetPutBody, normalizeLocation, parseBody } from '../domain/requests.js';
 import { fleetToArm } from '../domain/wire.js';
@@ -65,14 +67,8 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
   const body = parseBody(fleetPutBody, rawBody);
   const location = normalizeLocation(body.location);
   const tags = body.tags ?? {};
-  if (body.properties?.hubProfile) {
-    // A user asking for a hub expects a hub cluster; silently making a hubless fleet would mislead.
-    throw badRequest(
-      'HubNotSupported',
-      'Fleets with a hub cluster (properties.hubProfile) are not supported: this service runs no hub clusters. Create the fleet without properties.hubProfile.',
-      'properties.hubProfile',
-    );
-  }
+  const wantsHub = body.properties?.hubProfile !== undefined && body.properties.hubProfile !== null;
+  const dnsPrefix = wantsHub ? parseHubProfile(body.properties!.hubProfile, ref.fleetName) : undefined;
   // Checked before anything is read; a PUT replaces the identity (none given: none).
   if (body.identity) parseIdentity(body.identity);
   const { fleet: existing } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
@@ -87,6 +83,16 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
         'InvalidResourceLocation',
         `The resource '${ref.fleetName}' already exists in location '${current.location}'; a fleet cannot move to '${location}'.`,
         'location',
+      );
+    }
+    // The hub profile is create-only, as ARM's: a PUT may repeat it (or leave it out), not change it.
+    if (wantsHub && (!current.hub || current.hub.dnsPrefix.toLowerCase() !== dnsPrefix!.toLowerCase())) {
+      throw badRequest(
+        'PropertyChangeNotAllowed',
+        current.hub
+          ? `Fleet '${ref.fleetName}' has a hub with dnsPrefix '${current.hub.dnsPrefix}'; properties.hubProfile cannot change after the fleet is created.`
+          : `Fleet '${ref.fleetName}' was created without a hub; a hub cannot be added later. Create another fleet with properties.hubProfile.`,
+        'properties.hubProfile',
       );
     }
     if (fleetIsBusy(current.provisioningState)) {
@@ -104,6 +110,7 @@ export async function putFleet(deps: AppDeps, ref: FleetRef, rawBody: unknown, c
     location,
     tags,
     ...(identity ? { identity } : {}),
+    ...(dnsPrefix ? { hub: newHub(fleetId(ref), now, dnsPrefix, ctx.host ?? 'localhost') } : {}),
     provisioningState: 'Creating',
     lastOperationId: op.id,
     eTag: newETag(),
@@ -148,15 +155,26 @@ export async function deleteFleet(deps: AppDeps, ref: FleetRef, ctx: RequestCont
   return { status: 202, operation: op };
 }
 
-/** POST listCredentials: fleets here have no hub cluster (yet), so there is no kubeconfig to hand out. */
+/** POST listCredentials: the hub's kubeconfig, as Azure answers it; a hubless fleet has none. */
 export async function listFleetCredentials(deps: AppDeps, ref: FleetRef, ctx: RequestContext): Promise<ApiResult> {
   const { fleet } = await deps.store.readFleet(ref, { abortSignal: ctx.abortSignal });
   if (!fleet) throw fleetNotFound(ref);
-  throw new ArmError(
-    'HubNotAvailable',
-    400,
-    `Fleet '${ref.fleetName}' has no hub cluster, so it has no kubeconfig to list. This service does not run hub clusters yet.`,
-  );
+  const hub = fleet.value.hub;
+  if (!hub)
+    throw new ArmError(
+      'HubNotAvailable',
+      400,
+      `Fleet '${ref.fleetName}' has no hub, so it has no kubeconfig to list. A fleet gets a hub when it is created with properties.hubProfile.`,
+    );
+  if (!hub.ready)
+    throw new ArmError(
+      'HubNotReady',
+      409,
+      `The hub of fleet '${ref.fleetName}' is still being created (the fleet is ${fleet.value.provisioningState}); try again when it is Succeeded.`,
+    );
+  const { exec, audience, certificateAuthorityPem } = deps.hubCredential;
+  const value = hubKubeconfig({ fleetName: ref.fleetName, server: `https://${hub.fqdn}`, exec: execFor(exec, audience), certificateAuthorityPem });
+  return { status: 200, body: { kubeconfigs: [{ name: 'user', value: Buffer.from(value).toString('base64') }] } };
 }
 
 export function assertFleetAcceptsMembers(fleet: FleetRecord): void {

@@ -11,6 +11,7 @@ import { chunks, inParallel } from '../batches.js';
 import { fleetId, memberId } from '../domain/armIds.js';
 import { type FleetCommand, fleetCommandSchema } from '../domain/commands.js';
 import { ArmError } from '../domain/errors.js';
+import type { FleetHub } from '../domain/hubProfile.js';
 import { checkJoin, memberLimitReached, parseMemberClusterId } from '../domain/membership.js';
 import {
   type FleetCounts,
@@ -24,8 +25,10 @@ import {
   type OperationRecord,
   type OperationStatus,
 } from '../domain/model.js';
+import { HubObjects } from '../hub/objects.js';
 import { type Change, ConcurrencyError, type FleetPartition, maxChangesPerCommit, type Stored } from '../ports.js';
 import { type AppDeps, newETag } from './context.js';
+import { mirrorMember, unmirrorMember } from './memberClusters.js';
 
 export interface Delivery {
   /** 1 on the first delivery, as the Functions host counts. */
@@ -218,7 +221,20 @@ async function convergeFleet(deps: AppDeps, command: FleetCommand, abortSignal?:
     }
     tenantId = sub.tenantId;
   }
-  return commit([replaceFleet(fleet, { provisioningState: 'Succeeded', tenantId, lastOperationError: undefined }), finish(op, 'Succeeded', endTime(deps))]);
+  const hub = fleet.value.hub;
+  if (hub && !hub.ready) await provisionHub(deps, fleet.value, hub);
+  return commit([
+    replaceFleet(fleet, { provisioningState: 'Succeeded', tenantId, lastOperationError: undefined, ...(hub ? { hub: { ...hub, ready: true } } : {}) }),
+    finish(op, 'Succeeded', endTime(deps)),
+  ]);
+}
+
+/** A hub's table, its name in the directory, and its system namespaces; each step may run again. */
+async function provisionHub(deps: AppDeps, fleet: FleetRecord, hub: FleetHub): Promise<void> {
+  const ref = { name: hub.name, table: hub.table };
+  await deps.hubStore.createHub(ref);
+  await new HubObjects({ store: deps.hubStore, now: deps.now }, ref).bootstrap();
+  await deps.hubs.put(hub.name, { fleetId: fleetId(fleet.ref), table: hub.table });
 }
 
 /** Member rows deleted per page, and transactions of them at once. */
@@ -241,6 +257,12 @@ async function deleteFleetAndMembers(deps: AppDeps, fleet: Stored<FleetRecord>, 
     await deps.claims.releaseFleet(ref, subscriptions, { abortSignal });
     const deletes = page.items.map((m): Change => ({ op: 'delete', kind: 'member', name: m.ref.memberName }));
     await inParallel(chunks(deletes, maxChangesPerCommit), deleteWidth, (batch) => deps.store.commit(ref, batch, { abortSignal }));
+  }
+  // The hub goes with its fleet: first its name (no request finds it), then its table and every object in it.
+  const hub = fleet.value.hub;
+  if (hub) {
+    await deps.hubs.delete(hub.name);
+    await deps.hubStore.deleteHub({ name: hub.name, table: hub.table });
   }
   await deps.store.commit(
     ref,
@@ -310,11 +332,22 @@ async function convergeMembers(deps: AppDeps, fleetRef: FleetCommand['fleet'], c
       changes.push(replaceMember(o.member, { provisioningState: 'Succeeded', joined: o.joined, lastOperationError: undefined }), finish(o.op, 'Succeeded', at));
     }
   }
+  // The hub's view of the members (MemberCluster, its namespace and InternalMemberCluster), before
+  // the transaction: a failure here is retried with the message, and each write converges.
+  if (fleet?.value.hub?.ready) await mirrorMembers(deps, fleet.value, present);
   if (fleet && joined !== counts.joined) {
     const row = { kind: 'counts' as const, value: { ...counts, joined } };
     changes.push(part.counts ? { op: 'replace', row, version: part.counts.version } : { op: 'create', row });
   }
   await deps.store.commit(fleetRef, changes, { abortSignal });
+}
+
+async function mirrorMembers(deps: AppDeps, fleet: FleetRecord, outcomes: Outcome[]): Promise<void> {
+  await inParallel(outcomes, 8, async (o) => {
+    if (o.kind === 'delete') await unmirrorMember(deps, fleet, o.member.value.ref.memberName);
+    else if (o.kind === 'settle') await mirrorMember(deps, fleet, o.member.value);
+    else if (o.kind === 'join' && !o.error) await mirrorMember(deps, fleet, { ...o.member.value, joined: o.joined });
+  });
 }
 
 /**

@@ -64,6 +64,7 @@ function callerOf(p: JWTPayload): Caller {
     id: claim('upn') ?? claim('unique_name') ?? claim('appid') ?? claim('azp') ?? claim('oid') ?? p.sub ?? 'unknown',
     type: isUser ? 'User' : isManagedIdentity ? 'ManagedIdentity' : 'Application',
     tenantId: claim('tid'),
+    principalId: claim('oid'),
     roles: Array.isArray(p.roles) ? p.roles.filter((r): r is string => typeof r === 'string') : [],
   };
 }

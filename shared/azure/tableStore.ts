@@ -111,7 +111,7 @@ function operationEntity(pk: string, op: OperationRecord): Entity {
 
 export type TableConnection = { connectionString: string } | { endpoint: string; credential: TokenCredential };
 
-function tableClient(connection: TableConnection, table: string): TableClient {
+export function tableClient(connection: TableConnection, table: string): TableClient {
   if ('credential' in connection) return new TableClient(connection.endpoint, table, connection.credential);
   // Azurite speaks plain http on loopback; an explicit connection string needs the client's consent to that.
   const insecure = /TableEndpoint=http:/i.test(connection.connectionString);

@@ -1,5 +1,6 @@
 import type { FleetRef, MemberRef } from './armIds.js';
 import type { ErrorDetail } from './errors.js';
+import type { FleetHub } from './hubProfile.js';
 import type { FleetIdentity } from './identity.js';
 
 export type FleetProvisioningState = 'Succeeded' | 'Failed' | 'Canceled' | 'Creating' | 'Updating' | 'Deleting';
@@ -11,6 +12,8 @@ export interface Caller {
   id: string;
   type: PrincipalType;
   tenantId?: string;
+  /** The Entra object id the token was issued to (`oid`): who a hub's RBAC and a member's identity name. */
+  principalId?: string;
   /** Microsoft Entra app roles granted to the caller on the API (the token's `roles` claim). */
   roles: string[];
 }
@@ -30,6 +33,8 @@ export interface FleetRecord {
   tags: Record<string, string>;
   /** As last set; absent when no request named one. */
   identity?: FleetIdentity;
+  /** The fleet's hub (its Kubernetes API), when it was created with properties.hubProfile. */
+  hub?: FleetHub;
   provisioningState: FleetProvisioningState;
   /** The Entra tenant of the fleet's subscription, learnt when the fleet is provisioned. */
   tenantId?: string;

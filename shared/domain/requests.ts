@@ -23,6 +23,8 @@ export const fleetPatchBody = z
   .loose();
 
 // Kubernetes label syntax: the labels are what placements select member clusters by.
+/** Label prefixes only the fleet writes (on a hub's MemberCluster). */
+export const reservedLabelPrefixes = ['fleet.azure.com/'];
 const labelName = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const labelPrefix = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const validLabelKey = (k: string) => {
@@ -34,7 +36,13 @@ const validLabelKey = (k: string) => {
 const labels = z.record(z.string(), z.string()).superRefine((l, ctx) => {
   if (Object.keys(l).length > 100) ctx.addIssue({ code: 'custom', message: 'at most 100 labels' });
   for (const [key, value] of Object.entries(l)) {
-    if (!validLabelKey(key))
+    if (reservedLabelPrefixes.some((p) => key.startsWith(p)))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `'${key}' is a label the fleet sets itself (the ${reservedLabelPrefixes.join(', ')} prefixes are reserved: the hub's MemberCluster carries the member's location, resource group and subscription there)`,
+      });
+    else if (!validLabelKey(key))
       ctx.addIssue({
         code: 'custom',
         path: [key],

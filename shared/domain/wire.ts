@@ -1,5 +1,6 @@
 // The JSON shapes of api-version 2025-03-01, as ARM writes them.
 import { fleetId, fleetType, memberId, memberType } from './armIds.js';
+import { hubToArm } from './hubProfile.js';
 import { identityToArm } from './identity.js';
 import type { FleetRecord, MemberRecord, OperationRecord } from './model.js';
 
@@ -15,6 +16,7 @@ export function fleetToArm(f: FleetRecord) {
     systemData: f.systemData,
     properties: {
       provisioningState: f.provisioningState,
+      ...(f.hub ? { hubProfile: hubToArm(f.hub) } : {}),
       status: {
         ...(f.lastOperationId ? { lastOperationId: f.lastOperationId } : {}),
         ...(f.lastOperationError ? { lastOperationError: f.lastOperationError } : {}),

@@ -92,7 +92,7 @@ export function armHandler(operation: ArmOperation) {
         body,
         url,
         skipToken: req.query.get('$skipToken') ?? undefined,
-        ctx: { caller, ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
+        ctx: { caller, host: url.host, ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') },
       };
       const outcome = await withRetryOnRace(() => operation(request, rt));
       const response = toResponse(outcome, url, rt.retryAfterSeconds, req.query.get('api-version')!);

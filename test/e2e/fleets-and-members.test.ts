@@ -79,8 +79,8 @@ describe('fleets', () => {
     expect(noVersion).toMatchObject({ status: 400, body: { error: { code: 'MissingApiVersionParameter' } } });
     const identity = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', identity: { type: 'UserAssigned' } } });
     expect(identity).toMatchObject({ status: 400, body: { error: { code: 'InvalidIdentity', target: 'identity.userAssignedIdentities' } } });
-    const hub = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', properties: { hubProfile: { dnsPrefix: 'hub' } } } });
-    expect(hub).toMatchObject({ status: 400, body: { error: { code: 'HubNotSupported', target: 'properties.hubProfile' } } });
+    const hub = await arm(stack.env, 'PUT', path, { body: { location: 'eastus', properties: { hubProfile: { dnsPrefix: '-bad-' } } } });
+    expect(hub).toMatchObject({ status: 400, body: { error: { code: 'InvalidParameter', target: 'properties.hubProfile.dnsPrefix' } } });
     expect((await arm(stack.env, 'GET', path)).status).toBe(404);
 
     await client.fleets.create('rg-fleet', 'fleet-bad', { location: 'eastus', tags: { a: '1' } }, fast);

@@ -4,8 +4,13 @@ import { expect, it } from 'vitest';
 import { functionDefinitions } from '../../functions/index.js';
 import { providerOperationNames, providerOperationOf, providerOperations } from '../../shared/domain/providerOperations.js';
 
+// The hubs' Kubernetes API is not ARM's: its routes are no provider operations.
+const isArm = (route: string) => !route.startsWith('hubs/');
+
 it('lists exactly the operations the HTTP functions serve', () => {
-  const served = new Set(functionDefinitions.flatMap((d) => (d.kind === 'http' ? d.methods.map((m) => providerOperationOf(d.route, m)) : [])));
+  const served = new Set(
+    functionDefinitions.flatMap((d) => (d.kind === 'http' && isArm(d.route) ? d.methods.map((m) => providerOperationOf(d.route, m)) : [])),
+  );
   expect([...served].sort()).toEqual([...providerOperationNames].sort());
 });
 

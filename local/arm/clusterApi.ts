@@ -1,0 +1,210 @@
+// A Kubernetes API for every simulated AKS cluster, served by the hub's own Kubernetes API code
+// (shared/hub) over a table of the cluster's own in Azurite, at
+// https://{ARM emulator}/_clusters/{subscription}/{resource group}/{cluster}. What
+// `az aks get-credentials` gets: listClusterAdminCredential (a static admin token, as AKS local
+// accounts) and listClusterUserCredential (an exec plugin for an Entra token with AKS's server app
+// as audience, as kubelogin). The cluster starts with its namespaces and one Node per agent-pool
+// node; the small controller in clusterController.ts plays kube-controller-manager.
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { createHubTableStore } from '../../shared/azure/hubTableStore.js';
+import { type HubCall, handleHubCall } from '../../shared/hub/api.js';
+import { clusterTypes, type KubeObject } from '../../shared/hub/kinds.js';
+import { HubObjects } from '../../shared/hub/objects.js';
+import { HubError, statusBody } from '../../shared/hub/status.js';
+import type { HubRef } from '../../shared/hub/store.js';
+import { createController, reconcileWorkload, workloadKinds } from './clusterController.js';
+import type { Issuer } from './tokens.js';
+import { defaultAgentPools, type SimCluster, type World } from './world.js';
+
+/** The AKS AAD server application: the audience of Entra tokens for AKS API servers. */
+export const aksServerAppId = '6dae42f8-4368-4678-94ff-3960e28e3630';
+
+/** vCPUs and GiB of the VM sizes AKS node pools commonly use; others count as 4 vCPU / 16 GiB. */
+const vmSizes: Record<string, [number, number]> = {
+  standard_b2s: [2, 4],
+  standard_ds2_v2: [2, 7],
+  standard_d2s_v3: [2, 8],
+  standard_d2s_v5: [2, 8],
+  standard_d4s_v3: [4, 16],
+  standard_d4s_v5: [4, 16],
+  standard_d8s_v3: [8, 32],
+  standard_d8s_v5: [8, 32],
+  standard_d16s_v5: [16, 64],
+  standard_e4s_v5: [4, 32],
+};
+
+/** A node as AKS reports it: allocatable is what the kubelet and system reserve leave. */
+function nodeObject(cluster: SimCluster, pool: { name: string; vmSize: string }, index: number): KubeObject {
+  const [cpu, gib] = vmSizes[pool.vmSize.toLowerCase()] ?? [4, 16];
+  const name = `aks-${pool.name}-${createHash('sha256').update(`${cluster.subscriptionId}/${cluster.name}`).digest('hex').slice(0, 8)}-vmss${String(index).padStart(6, '0')}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: {
+        'kubernetes.azure.com/agentpool': pool.name,
+        'node.kubernetes.io/instance-type': pool.vmSize,
+        'topology.kubernetes.io/region': cluster.location,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/hostname': name,
+      },
+    },
+    spec: {
+      providerID: `azure:///subscriptions/${cluster.subscriptionId}/resourceGroups/mc_${cluster.resourceGroup}_${cluster.name}/virtualMachineScaleSets/${name}`,
+    },
+    status: {
+      capacity: { cpu: String(cpu), memory: `${gib * 1024 * 1024}Ki`, pods: '110' },
+      allocatable: { cpu: `${cpu * 1000 - 140 - 60 * Math.max(0, cpu - 1)}m`, memory: `${Math.floor(gib * 1024 * 1024 * 0.78)}Ki`, pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+      nodeInfo: { kubeletVersion: `v${cluster.kubernetesVersion ?? '1.32.4'}`, osImage: 'Ubuntu 22.04.5 LTS', architecture: 'amd64', operatingSystem: 'linux' },
+    },
+  };
+}
+
+const nodeType = clusterTypes.find((t) => t.kind === 'Node')!;
+
+export function createClusterApis(options: { world: World; issuer: Issuer; tablesConnectionString: string; caPem: string; base: () => string }) {
+  const store = createHubTableStore({ connectionString: options.tablesConnectionString });
+  const deps = { store, now: () => new Date(), kinds: clusterTypes };
+  const hubOf = (c: SimCluster): HubRef => ({ name: c.name, table: c.api!.table });
+  const nodesOf = (c: SimCluster) =>
+    (c.agentPoolProfiles ?? defaultAgentPools).flatMap((pool) => Array.from({ length: pool.count }, (_, i) => nodeObject(c, pool, i).metadata.name!));
+  const find = (sub: string, rg: string, name: string) => options.world.get('managedCluster', sub, rg, name);
+  const controller = createController({
+    delayMs: 1000,
+    onError: (e) => console.error(`[warning] simulated cluster controller: ${(e as Error).message}`),
+    run: async (key) => {
+      const [sub, rg, name, kind, namespace, objectName] = key.split('|');
+      const c = find(sub, rg, name);
+      if (!c?.api) return;
+      const t = clusterTypes.find((x) => x.kind === kind)!;
+      await reconcileWorkload(new HubObjects(deps, hubOf(c)), t, namespace, objectName, nodesOf(c), deps.now);
+    },
+  });
+
+  /** The cluster's API, made on first use: its table, namespaces and nodes. */
+  async function ensureApi(c: SimCluster): Promise<SimCluster> {
+    if (c.api) return c;
+    const seed = createHash('sha256').update(`${c.subscriptionId}/${c.resourceGroup}/${c.name}/${randomUUID()}`.toLowerCase()).digest('hex');
+    const ready: SimCluster = { ...c, api: { table: `aks${seed.slice(0, 24)}`, adminToken: randomUUID().replaceAll('-', '') + seed.slice(24, 40) } };
+    await store.createHub(hubOf(ready));
+    const objects = new HubObjects(deps, hubOf(ready));
+    await objects.bootstrap(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+    for (const pool of ready.agentPoolProfiles ?? defaultAgentPools)
+      for (let i = 0; i < pool.count; i++) {
+        const node = nodeObject(ready, pool, i);
+        if (await objects.read(nodeType, undefined, node.metadata.name!)) continue;
+        await objects.create(nodeType, undefined, { ...node, status: undefined }, { dryRun: false, fieldManager: 'kubelet' });
+        await objects.update(nodeType, undefined, node.metadata.name!, node, { dryRun: false, fieldManager: 'kubelet', subresource: 'status' });
+      }
+    options.world.put(ready);
+    return ready;
+  }
+
+  const server = (c: SimCluster) => `${options.base()}/_clusters/${c.subscriptionId}/${c.resourceGroup}/${c.name}`;
+
+  /** The kubeconfig listClusterAdminCredential / listClusterUserCredential return (base64 in `value`). */
+  async function kubeconfig(cluster: SimCluster, who: 'admin' | 'user'): Promise<{ name: string; value: string }> {
+    const c = await ensureApi(cluster);
+    const clusterName = c.name;
+    const user =
+      who === 'admin'
+        ? { name: `clusterAdmin_${c.resourceGroup}_${c.name}`, user: { token: c.api!.adminToken } }
+        : {
+            name: `clusterUser_${c.resourceGroup}_${c.name}`,
+            user: {
+              exec: {
+                apiVersion: 'client.authentication.k8s.io/v1',
+                command: process.execPath,
+                args: [fileURLToPath(new URL('../kubeCredential.js', import.meta.url)), '--audience', aksServerAppId],
+                interactiveMode: 'IfAvailable',
+                provideClusterInfo: false,
+              },
+            },
+          };
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: clusterName, cluster: { server: server(c), 'certificate-authority-data': Buffer.from(options.caPem).toString('base64') } }],
+      contexts: [{ name: who === 'admin' ? `${clusterName}-admin` : clusterName, context: { cluster: clusterName, user: user.name } }],
+      'current-context': who === 'admin' ? `${clusterName}-admin` : clusterName,
+      users: [user],
+    };
+    return { name: who === 'admin' ? 'clusterAdmin' : 'clusterUser', value: Buffer.from(stringify(config)).toString('base64') };
+  }
+
+  const send = (res: ServerResponse, status: number, body: unknown, contentType = 'application/json') => {
+    res.writeHead(status, { 'content-type': contentType });
+    res.end(typeof body === 'string' && !contentType.includes('json') ? body : JSON.stringify(body));
+  };
+
+  /** Serves /_clusters/{sub}/{rg}/{name}/{path...}. */
+  async function handle(req: IncomingMessage, res: ServerResponse, parts: string[], url: URL): Promise<void> {
+    try {
+      const [sub, rg, name, ...path] = parts;
+      const c = sub && rg && name ? find(sub, rg, name) : undefined;
+      if (!c?.api) throw new HubError(404, 'NotFound', "no such cluster API: get the cluster's credentials first (listClusterAdminCredential)");
+      const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const admitted =
+        auth === c.api.adminToken ||
+        (auth !== undefined &&
+          (await options.issuer.verify(auth, [aksServerAppId]).then(
+            () => true,
+            () => false,
+          )));
+      if (!admitted) throw new HubError(401, 'Unauthorized', 'Unauthorized');
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const abort = new AbortController();
+      res.on('close', () => abort.abort());
+      const call: HubCall = {
+        hub: hubOf(c),
+        method: req.method ?? 'GET',
+        path,
+        query: url.searchParams,
+        accept: req.headers.accept,
+        contentType: req.headers['content-type'],
+        body: Buffer.concat(chunks),
+        userAgent: req.headers['user-agent'],
+        host: url.host,
+        signal: abort.signal,
+      };
+      const result = await handleHubCall(deps, call);
+      if ('events' in result) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+        for await (const event of result.events) {
+          if (abort.signal.aborted) break;
+          res.write(`${JSON.stringify(event)}\n`);
+        }
+        res.end();
+        return;
+      }
+      send(res, result.status, result.body, result.contentType);
+      // A workload written: the controller brings its pods and status along a moment later.
+      const target = path.length >= 6 && path[0] === 'apis' && path[3] === 'namespaces' ? { namespace: path[4], plural: path[5], name: path[6] } : undefined;
+      if (target && req.method !== 'GET' && result.status < 300) {
+        const t = clusterTypes.find((x) => x.plural === target.plural && workloadKinds.has(x.kind));
+        const objectName = target.name ?? (result.body as KubeObject | undefined)?.metadata?.name;
+        if (t && objectName) controller.schedule([c.subscriptionId, c.resourceGroup, c.name, t.kind, target.namespace, objectName].join('|'));
+      }
+    } catch (e) {
+      const error = e instanceof HubError ? e : new HubError(500, 'InternalError', (e as Error).message);
+      if (!res.headersSent) send(res, error.code, statusBody(error));
+      else res.end();
+    }
+  }
+
+  return {
+    handle,
+    kubeconfig,
+    async deleted(c: SimCluster) {
+      if (c.api) await store.deleteHub(hubOf(c));
+    },
+    close: () => controller.stop(),
+  };
+}

@@ -1,0 +1,151 @@
+// The hub's HTTP adapter: a Functions HTTP request becomes a HubCall, and a result or failure a
+// Kubernetes response — JSON (kubectl refuses any other success type), `Status` bodies for every
+// failure, and watches streamed as newline-delimited events (Functions HTTP streaming in Azure).
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { fleetWriteHooks } from '../app/hubPolicy.js';
+import { ArmError } from '../domain/errors.js';
+import { authorizeHub, type HubAction } from '../hub/access.js';
+import { type HubCall, type HubResult, handleHubCall, targetOf } from '../hub/api.js';
+import { HubError, statusBody } from '../hub/status.js';
+import { HubGone } from '../hub/store.js';
+import { type Runtime, runtime } from '../runtime.js';
+
+/** kube-apiserver's request limit (3 MiB); objects themselves stop at 1.5 MiB (objects.ts). */
+export const maxHubRequestBytes = 3 * 1024 * 1024;
+
+const jsonType = 'application/json';
+
+function respond(status: number, body: unknown, contentType = jsonType, headers: Record<string, string> = {}): HttpResponseInit {
+  return {
+    status,
+    headers: { 'content-type': contentType, ...headers },
+    body: typeof body === 'string' && !contentType.includes('json') ? body : JSON.stringify(body),
+  };
+}
+
+const failure = (e: HubError) => respond(e.code, statusBody(e), jsonType, e.headers);
+
+/** The verb a request is, for authorization (kube-apiserver's request info). */
+function actionOf(method: string, path: string[], query: URLSearchParams): HubAction {
+  const target = targetOf(path);
+  if (target?.kind !== 'resource') return { verb: method === 'GET' ? 'get' : 'create', group: '', plural: '' };
+  const base = {
+    group: target.group,
+    plural: target.subresource ? `${target.plural}/${target.subresource}` : target.plural,
+    namespace: target.namespace,
+    name: target.name,
+  };
+  const watch = query.get('watch') === 'true' || query.get('watch') === '1';
+  const verb: HubAction['verb'] =
+    method === 'GET'
+      ? target.name === undefined
+        ? watch
+          ? 'watch'
+          : 'list'
+        : 'get'
+      : method === 'POST'
+        ? 'create'
+        : method === 'PUT'
+          ? 'update'
+          : method === 'PATCH'
+            ? 'patch'
+            : target.name === undefined
+              ? 'deletecollection'
+              : 'delete';
+  return { verb, ...base };
+}
+
+/** Hub name → its record, remembered briefly (a deleted hub's table answers 404 meanwhile: HubGone). */
+const known = new Map<string, { at: number; record: { table: string; fleetId: string } | undefined }>();
+const rememberMs = 15_000;
+
+async function hubNamed(rt: Runtime, name: string): Promise<{ table: string; fleetId: string } | undefined> {
+  const hit = known.get(name);
+  if (hit && Date.now() - hit.at < rememberMs) return hit.record;
+  const record = await rt.hubs.directory.get(name);
+  if (known.size > 10_000) known.clear();
+  known.set(name, { at: Date.now(), record });
+  return record;
+}
+
+function streamOf(events: AsyncIterable<unknown>, abort: AbortController, context: InvocationContext): ReadableStream<Uint8Array> {
+  const iterator = events[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  // A client that goes away cancels the stream while an event may still be on its way: that event has nowhere to go.
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await iterator.next();
+      } catch (e) {
+        if (cancelled) return;
+        // Headers are gone: the failure is an ERROR event, as kube-apiserver ends a broken watch.
+        const error = e instanceof HubError ? e : new HubError(500, 'InternalError', 'the watch failed on the server');
+        if (!(e instanceof HubError)) context.error('watch failed', e);
+        controller.enqueue(encoder.encode(`${JSON.stringify({ type: 'ERROR', object: statusBody(error) })}\n`));
+        controller.close();
+        return;
+      }
+      if (cancelled) return;
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(`${JSON.stringify(next.value)}\n`));
+    },
+    async cancel() {
+      cancelled = true;
+      abort.abort();
+      await iterator.return?.(undefined);
+    },
+  });
+}
+
+export function hubHandler() {
+  return async (req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    try {
+      const rt = await runtime();
+      let caller: Awaited<ReturnType<Runtime['tokens']['validate']>>;
+      try {
+        caller = await rt.tokens.validate(req.headers.get('authorization'));
+      } catch (e) {
+        if (e instanceof ArmError && e.status === 401) throw new HubError(401, 'Unauthorized', 'Unauthorized', undefined, { 'www-authenticate': 'Bearer' });
+        throw e;
+      }
+      const name = req.params.hubName ?? '';
+      const record = await hubNamed(rt, name.toLowerCase());
+      if (!record) throw new HubError(404, 'NotFound', `the hub "${name.slice(0, 100)}" does not exist (its fleet was deleted, or has no hub)`);
+      const url = new URL(req.url);
+      const path = (req.params.path ?? '').split('/').filter(Boolean);
+      authorizeHub(rt.access, caller, actionOf(req.method, path, url.searchParams));
+      const declared = Number(req.headers.get('content-length') ?? 0);
+      const tooLarge = () => new HubError(413, 'RequestEntityTooLarge', `the request is over ${maxHubRequestBytes} bytes (3 MiB), the most a hub accepts`);
+      if (declared > maxHubRequestBytes) throw tooLarge();
+      const body = req.method === 'GET' ? undefined : Buffer.from(await req.arrayBuffer());
+      if (body && body.length > maxHubRequestBytes) throw tooLarge();
+      const abort = new AbortController();
+      const call: HubCall = {
+        hub: { name, table: record.table },
+        method: req.method,
+        path,
+        query: url.searchParams,
+        accept: req.headers.get('accept') ?? undefined,
+        contentType: req.headers.get('content-type') ?? undefined,
+        body,
+        userAgent: req.headers.get('user-agent') ?? undefined,
+        host: url.host,
+        signal: abort.signal,
+      };
+      const hooks = fleetWriteHooks(rt.app, record.fleetId);
+      const result: HubResult = await handleHubCall({ store: rt.hubs.store, now: () => new Date(), watch: rt.hubs.watch, hooks }, call);
+      if ('events' in result)
+        return { status: 200, headers: { 'content-type': jsonType, 'cache-control': 'no-cache, private' }, body: streamOf(result.events, abort, context) };
+      return respond(result.status, result.body, result.contentType ?? jsonType, { 'cache-control': 'no-cache, private', ...(result.headers ?? {}) });
+    } catch (e) {
+      if (e instanceof HubError) return failure(e);
+      if (e instanceof HubGone) return failure(new HubError(404, 'NotFound', 'this hub no longer exists: its fleet was deleted'));
+      const id = randomUUID();
+      context.error(`hub request ${id} ${req.method} ${req.url} failed`, e);
+      return failure(new HubError(500, 'InternalError', `an error on the server prevented request ${id} from succeeding`));
+    }
+  };
+}
