@@ -12,6 +12,7 @@ import { loadSeed } from '../local/arm/world.js';
 import { ensureLocalTls } from '../local/certs.js';
 import { defaultSeedPath } from '../local/stack.js';
 import { runTrusting } from '../local/trust.js';
+import { benchHub } from './hubLoad.js';
 
 const fleets = Number(process.env.BENCH_FLEETS ?? 50);
 const members = Number(process.env.BENCH_MEMBERS ?? 1000);
@@ -28,6 +29,9 @@ const thousand = Math.min(1000, Math.max(1, Math.floor(oneFleet / 10)));
 // How often a client asks whether its join finished: the local Retry-After (1 s), which the official client honours.
 const pollMs = Number(process.env.BENCH_POLL_MS ?? 1000);
 const subs = ['00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002'];
+// The hub: this many objects applied, read, patched and listed by 50 concurrent clients (0 skips it).
+const hubObjects = Number(process.env.BENCH_HUB_OBJECTS ?? 2000);
+const hubConcurrency = Number(process.env.BENCH_HUB_CONCURRENCY ?? 50);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const fmt = (n: number, d = 1) => n.toFixed(d);
@@ -111,12 +115,12 @@ await runTrusting(tls, async () => {
   // connections, which costs them about half the CPU of fetch (real clients would not be here at all).
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 10 });
   /** One request; resolves once the whole response is in. */
-  const call = (method: string, url: string, body?: unknown) =>
+  const call = (method: string, url: string, body?: unknown, extra: Record<string, string> = {}) =>
     new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = request(
         url,
-        { method, agent, headers: payload === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(payload) } },
+        { method, agent, headers: payload === undefined ? { ...headers, ...extra } : { ...headers, ...extra, 'content-length': Buffer.byteLength(payload) } },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
@@ -222,6 +226,21 @@ await runTrusting(tls, async () => {
       .join(', ')}`,
   ];
   console.log(lines.join('\n'));
+
+  if (hubObjects > 0) {
+    const hubLines = await benchHub({
+      api,
+      subscriptionId: subs[0],
+      objects: hubObjects,
+      concurrency: hubConcurrency,
+      call,
+      waitFor,
+      tableRequests: async () => (await stack.stats()).tableRequests,
+      pool: (items, width, work) => pool(items, width, work),
+      rawRate,
+    });
+    console.log(hubLines.join('\n'));
+  }
 
   if (oneFleet > 0) {
     // One fleet from 0 to `oneFleet` members, a thousand at a time (each thousand a closed loop of

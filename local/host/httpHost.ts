@@ -167,13 +167,23 @@ export async function startHttpHost(options: {
       // Streamed, as the Functions host does with HTTP streaming on: the status and headers go at
       // once (a watch may wait long for its first event), the body as it comes; a client that goes
       // away cancels it.
-      res.writeHead(response.status, out);
-      res.flushHeaders();
       const reader = response.body?.getReader();
-      if (!reader) return void res.end();
+      if (!reader) {
+        res.writeHead(response.status, out);
+        return void res.end();
+      }
       res.on('close', () => void reader.cancel().catch(() => undefined));
+      // A body that is there at once (every answer but a watch's) goes out with the headers in one
+      // write; a stream that has nothing yet gets its headers sent now (kubectl waits for them).
+      let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader.read();
+      let timer: NodeJS.Timeout | undefined;
+      const ready = await Promise.race([next.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 5)))]);
+      clearTimeout(timer);
+      res.writeHead(response.status, out);
+      if (!ready) res.flushHeaders();
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await (next ?? reader.read());
+        next = undefined;
         if (done) break;
         if (!res.write(value)) await new Promise((r) => res.once('drain', r));
       }
