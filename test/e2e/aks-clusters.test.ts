@@ -31,6 +31,17 @@ beforeAll(async () => {
   admin = await kubectlFor('rg-eastus', 'aks-eastus-1', 'admin');
 });
 
+const deploymentOf = (name: string, replicas: number, image: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: default}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec: {containers: [{name: c, image: ${image}}]}
+`;
+
 const out = async (k: Kubectl, args: string | string[], input?: string) => {
   const r = await k(args, { input });
   if (r.code !== 0) throw new Error(`kubectl failed: ${r.stderr}`);
@@ -61,16 +72,7 @@ it('has its namespaces and one Node per agent-pool node, sized from the VM size'
 });
 
 it('makes workloads ready a moment after they are applied, and Jobs complete', async () => {
-  const deployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: good, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: good}}
-  template:
-    metadata: {labels: {app: good}}
-    spec: {containers: [{name: c, image: nginx:1.27}]}
----
+  const deployment = `${deploymentOf('good', 2, 'nginx:1.27')}---
 apiVersion: batch/v1
 kind: Job
 metadata: {name: once, namespace: default}
@@ -94,20 +96,7 @@ spec:
 });
 
 it('never makes ready a workload whose image cannot be pulled, and says why', async () => {
-  await out(
-    admin,
-    'apply -f -',
-    `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: broken, namespace: default}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: broken}}
-  template:
-    metadata: {labels: {app: broken}}
-    spec: {containers: [{name: c, image: registry.invalid/app:1}]}
-`,
-  );
+  await out(admin, 'apply -f -', deploymentOf('broken', 1, 'registry.invalid/app:1'));
   await until(async () => (await out(admin, 'get pods -l app=broken --no-headers')).includes('ImagePullBackOff'), { within: 15_000, what: 'ImagePullBackOff' });
   const d = JSON.parse(await out(admin, 'get deploy broken -o json'));
   expect(d.status.conditions.find((c: { type: string }) => c.type === 'Available')).toMatchObject({ status: 'False', reason: 'MinimumReplicasUnavailable' });

@@ -20,7 +20,10 @@ const stack = useStack(() => {
 
 const hostPid = async () => ((await (await fetch(`${stack.env.ARM_ENDPOINT}/_local/stats`)).json()) as { functionHostPid: number }).functionHostPid;
 
-it('survives its function host killed every few seconds during 1,000 joins', { timeout: 300_000 }, async () => {
+// Each operation is given 4 minutes: with the host killed every 5 s while other test files share the
+// two cores, one join was seen to need more than 2 (a command interrupted again and again until the
+// sweeper's re-send got through); what is asserted is that every one ends, and consistently.
+it('survives its function host killed every few seconds during 1,000 joins', { timeout: 480_000 }, async () => {
   const client = await clientOf(() => stack.env);
   await createFleets(
     client,
@@ -41,7 +44,7 @@ it('survives its function host killed every few seconds during 1,000 joins', { t
       }
     }
   })();
-  const accepted = await joinAll(client, joins, 50).finally(() => {
+  const accepted = await joinAll(client, joins, 50, { joined: 0 }, 240_000).finally(() => {
     done = true;
   });
   await killer;

@@ -85,7 +85,7 @@ export async function waitForOperation(client: Client, url: string, within = 120
  * Every join, `concurrency` at a time: PUT (again, while there is no answer), then its operation
  * polled to the end. Returns the operation each member's last accepted PUT started.
  */
-export async function joinAll(client: Client, joins: Join[], concurrency: number, progress = { joined: 0 }) {
+export async function joinAll(client: Client, joins: Join[], concurrency: number, progress = { joined: 0 }, operationWithinMs = 120_000) {
   const accepted = new Map<string, string>();
   let next = 0;
   await Promise.all(
@@ -97,7 +97,7 @@ export async function joinAll(client: Client, joins: Join[], concurrency: number
         expect([200, 201], JSON.stringify(res.body)).toContain(res.status);
         const url = res.headers.get('azure-asyncoperation')!;
         accepted.set(j.member, url);
-        const op = await waitForOperation(client, url);
+        const op = await waitForOperation(client, url, operationWithinMs);
         expect(op.status, `${j.member}: ${op.error?.message}`).toBe('Succeeded');
         progress.joined++;
       }
