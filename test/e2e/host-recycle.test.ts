@@ -1,5 +1,5 @@
 // Only the function host dies, every few seconds (SIGKILL, as Azure recycles an instance), during
-// 1,000 joins, while storage and Service Bus stay up; the stack starts it again each time. In the
+// 500 joins, while storage and Service Bus stay up; the stack starts it again each time. In the
 // end the same must hold as after a whole crash: every accepted operation ended, each member joined
 // and counted once, each cluster claimed once.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,8 @@ import { expect, it } from 'vitest';
 import { clientOf, createFleets, expectConsistent, joinAll, joinsOf, loadClusters } from '../support/joinLoad.js';
 import { useStack } from '../support/stackProcess.js';
 
-const joins = joinsOf(10, 100);
+// 500, not 1,000: with the hub's tests the suite runs long, and 500 joins see a dozen kills or more.
+const joins = joinsOf(10, 50);
 const stack = useStack(() => {
   const seed = JSON.parse(readFileSync('local/seed.json', 'utf8'));
   seed.managedClusters = loadClusters(joins.length);
@@ -23,7 +24,7 @@ const hostPid = async () => ((await (await fetch(`${stack.env.ARM_ENDPOINT}/_loc
 // Each operation is given 4 minutes: with the host killed every 5 s while other test files share the
 // two cores, one join was seen to need more than 2 (a command interrupted again and again until the
 // sweeper's re-send got through); what is asserted is that every one ends, and consistently.
-it('survives its function host killed every few seconds during 1,000 joins', { timeout: 480_000 }, async () => {
+it('survives its function host killed every few seconds during 500 joins', { timeout: 480_000 }, async () => {
   const client = await clientOf(() => stack.env);
   await createFleets(
     client,
