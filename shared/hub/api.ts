@@ -159,8 +159,10 @@ export async function handleHubCall(deps: HubDeps & { watch?: WatchSettings; hoo
     }
     if (p[0] === 'openapi') {
       if (p[1] === 'v3' && p.length === 2) return json(openApiRoot(await objects.allTypes()));
-      if (p[1] === 'v3') {
-        const gv = p[2] === 'api' ? p.slice(3).join('/') : p.slice(3).join('/');
+      if (p[1] === 'v3' && (p[2] === 'api' || p[2] === 'apis')) {
+        // /openapi/v3/api/v1 is the core group's document, /openapi/v3/apis/{group}/{version} the others'.
+        const gv = p.slice(3).join('/');
+        if ((p[2] === 'api') === gv.includes('/')) throw routeNotFound();
         const types = await objects.allTypes();
         if (!types.some((t) => groupVersion(t) === gv)) throw routeNotFound();
         return {
