@@ -7,6 +7,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { queues, settings } from '../shared/config.js';
+import { superviseAgents } from './agents.js';
 import { startArmEmulatorThread } from './arm/server.js';
 import { loadSeed } from './arm/world.js';
 import { startAzuriteTablesThread } from './azurite.js';
@@ -115,6 +116,19 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   };
   const functions = superviseFunctionHost({ env: { ...process.env, ...appSettings, FLEET_LOCAL_HOST: JSON.stringify(hostConfig) }, host, load });
   const apiUrl = await functions.ready;
+  // One member agent per member whose cluster is simulated (FLEET_LOCAL_AGENTS=0: none).
+  const agents =
+    process.env.FLEET_LOCAL_AGENTS === '0'
+      ? undefined
+      : superviseAgents({
+          tablesConnectionString: tables.connectionString,
+          armEndpoint: arm.armEndpoint,
+          apiUrl,
+          audience: appSettings[settings.authAudience.name],
+          caPem: options.tls.caPem,
+          identityEndpoint: arm.identityEndpoint,
+          identityHeader: arm.identityHeader,
+        });
 
   return {
     clientEnv: {
@@ -136,6 +150,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       tables: portOf(tables.endpoint),
     },
     async stop() {
+      await agents?.close();
       await functions.stop();
       await arm.close();
       await serviceBus.close();

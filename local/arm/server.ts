@@ -139,6 +139,9 @@ export async function startArmEmulator(options: {
   const issuer = await createIssuer(() => base, state('signing-key.json'));
   const identityHeader = keptValue(state('identity-header'), randomUUID);
   const home = options.seed.identity;
+  const homeMirid = `/subscriptions/${options.seed.subscriptions[0].subscriptionId}/resourcegroups/fleet-manager/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${home.name}`;
+  // FLEET_LOCAL_TOKEN_LIFETIME_SECONDS: shorter tokens, to see clients refresh them (Entra: 60-90 min).
+  const tokenLifetimeSeconds = Number(process.env.FLEET_LOCAL_TOKEN_LIFETIME_SECONDS ?? 3600);
   const clusterApis = options.tablesConnectionString
     ? createClusterApis({ world, issuer, tablesConnectionString: options.tablesConnectionString, caPem: options.tls.caPem, base: () => base })
     : undefined;
@@ -301,18 +304,27 @@ export async function startArmEmulator(options: {
         return send(res, 401, { error: 'unauthorized', error_description: 'X-IDENTITY-HEADER is missing or wrong' });
       const resource = url.searchParams.get('resource');
       if (!resource) return send(res, 400, { error: 'invalid_request', error_description: 'resource is required' });
-      const lifetime = 3600;
+      const lifetime = tokenLifetimeSeconds;
+      // mi_res_id (what `new ManagedIdentityCredential({ resourceId })` sends): a simulated AKS
+      // cluster's own identity, the one its member agent authenticates as. None: the stack's identity.
+      const resourceId = url.searchParams.get('mi_res_id');
+      const who = resourceId ? world.identityAt(resourceId) : { principalId: home.principalId, clientId: home.clientId, roles: home.roles, mirid: homeMirid };
+      if (!who)
+        return send(res, 400, {
+          error: 'invalid_request',
+          error_description: `No managed identity with resource id '${resourceId}' is assigned here: it names no simulated AKS cluster (system-assigned) and no cluster's user-assigned identity.`,
+        });
       const token = await issuer.sign(
         {
           aud: resource.replace(/\/\.default$/, ''),
           tid: home.tenantId,
-          oid: home.principalId,
-          sub: home.principalId,
-          appid: home.clientId,
-          azp: home.clientId,
+          oid: who.principalId,
+          sub: who.principalId,
+          appid: who.clientId,
+          azp: who.clientId,
           idtyp: 'app',
-          ...(home.roles.length ? { roles: home.roles } : {}),
-          xms_mirid: `/subscriptions/${options.seed.subscriptions[0].subscriptionId}/resourcegroups/fleet-manager/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${home.name}`,
+          ...(who.roles.length ? { roles: who.roles } : {}),
+          xms_mirid: who.mirid,
         },
         lifetime,
       );
@@ -321,7 +333,7 @@ export async function startArmEmulator(options: {
         expires_on: String(Math.floor(Date.now() / 1000) + lifetime),
         resource,
         token_type: 'Bearer',
-        client_id: home.clientId,
+        client_id: who.clientId,
       });
     })().catch((e) => send(res, 500, { error: 'server_error', error_description: String(e) }));
   });

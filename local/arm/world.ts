@@ -124,6 +124,26 @@ export class World {
     this.save();
     return deleted;
   }
+  /**
+   * The managed identity at a resource id, as the identity endpoint hands it out: at a managed
+   * cluster's id its identity, at a user-assigned identity's id that identity while a cluster has
+   * it. It follows the cluster: after an identity change the cluster's id gives the new principal.
+   */
+  identityAt(resourceId: string): { principalId: string; clientId: string; roles: string[]; mirid: string } | undefined {
+    const id = resourceId.toLowerCase();
+    for (const c of this.clusters.values()) {
+      if (c.kind !== 'managedCluster' || !c.identity) continue;
+      const own =
+        `/subscriptions/${c.subscriptionId}/resourcegroups/${c.resourceGroup}/providers/microsoft.containerservice/managedclusters/${c.name}`.toLowerCase();
+      // Asked by the cluster's own id: its identity now, whichever kind (AKS gives its agents the
+      // cluster's current identity; that is how a change reaches the agent).
+      if (own === id)
+        return { principalId: c.identity.principalId, clientId: c.identity.principalId, roles: [], mirid: c.identity.userAssignedIdentity ?? resourceId };
+      if (c.identity.type === 'UserAssigned' && c.identity.userAssignedIdentity?.toLowerCase() === id)
+        return { principalId: c.identity.principalId, clientId: c.identity.principalId, roles: [], mirid: resourceId };
+    }
+    return undefined;
+  }
   list(kind: SimCluster['kind'], sub: string, rg?: string) {
     return [...this.clusters.values()].filter(
       (c) => c.kind === kind && c.subscriptionId.toLowerCase() === sub.toLowerCase() && (!rg || c.resourceGroup.toLowerCase() === rg.toLowerCase()),

@@ -29,6 +29,7 @@ import { HubObjects } from '../hub/objects.js';
 import { type Change, ConcurrencyError, type FleetPartition, maxChangesPerCommit, type Stored } from '../ports.js';
 import { type AppDeps, newETag } from './context.js';
 import { mirrorMember, unmirrorMember } from './memberClusters.js';
+import { refreshMember } from './refresh.js';
 
 export interface Delivery {
   /** 1 on the first delivery, as the Functions host counts. */
@@ -82,7 +83,7 @@ export async function handleFleetCommands(
     if (parsed.success) commands.push({ command: parsed.data, deliveryCount: m.deliveryCount });
     else poison.push(parsed.error.issues[0]?.message ?? 'invalid');
   }
-  for (const run of runsOf(commands)) {
+  for (const run of runsOf(commands.filter((c) => c.command.kind !== 'member.refresh'))) {
     try {
       if (run[0].command.memberName === undefined) await convergeFleet(deps, run[0].command, options.abortSignal);
       else
@@ -105,6 +106,8 @@ export async function handleFleetCommands(
       throw e;
     }
   }
+  // Refreshes after the batch's operations: a member an operation just settled is read once more.
+  for (const r of commands.filter((c) => c.command.kind === 'member.refresh')) await refreshMember(deps, r.command, options.abortSignal);
   // Retrying cannot fix a malformed message; throwing (after the rest of the batch is done) lets
   // Service Bus dead-letter it after maxDeliveryCount attempts, with this error in the log. The
   // good commands delivered with it come back too, and find their operations ended.
@@ -181,7 +184,7 @@ async function runningOperation(
     const busy =
       command.memberName === undefined ? fleetIsBusy(state as FleetRecord['provisioningState']) : memberIsBusy(state as MemberRecord['provisioningState']);
     // Settled: the operation ended in the transaction that settled the row.
-    return busy ? { id: command.operationId, kind: command.kind } : undefined;
+    return busy ? { id: command.operationId, kind: command.kind as OperationKind } : undefined;
   }
   const { operation } = await deps.store.readFleet(command.fleet, { includeFleet: false, operationId: command.operationId, abortSignal });
   if (operation?.value.status !== 'InProgress') return undefined;
@@ -329,7 +332,11 @@ async function convergeMembers(deps: AppDeps, fleetRef: FleetCommand['fleet'], c
       const error = toOperationError(o.error);
       changes.push(replaceMember(o.member, { provisioningState: 'Failed', lastOperationError: publicError(error) }), finish(o.op, 'Failed', at, error));
     } else {
-      changes.push(replaceMember(o.member, { provisioningState: 'Succeeded', joined: o.joined, lastOperationError: undefined }), finish(o.op, 'Succeeded', at));
+      // A join reads the cluster afresh: what was wrong with its identity or existence is settled.
+      changes.push(
+        replaceMember(o.member, { provisioningState: 'Succeeded', joined: o.joined, lastOperationError: undefined, agentIssue: undefined }),
+        finish(o.op, 'Succeeded', at),
+      );
     }
   }
   // The hub's view of the members (MemberCluster, its namespace and InternalMemberCluster), before

@@ -97,6 +97,10 @@ export function createHubDirectory(connection: TableConnection): HubDirectory {
         if (statusOf(e) !== 404) throw e;
       }
     },
+    async *list() {
+      for await (const e of client.listEntities<{ fleetId: string; table: string }>({ queryOptions: { select: ['PartitionKey', 'fleetId', 'table'] } }))
+        yield { name: e.partitionKey!, record: { fleetId: e.fleetId, table: e.table } };
+    },
     async ensureTable() {
       await client.createTable();
     },

@@ -4,7 +4,9 @@ import type { OperationRecord } from './model.js';
 /** A message on the fleet-commands queue: "converge the resource this operation changed". */
 export const fleetCommandSchema = z.object({
   operationId: z.string().min(1),
-  kind: z.enum(['fleet.createOrUpdate', 'fleet.update', 'fleet.delete', 'member.createOrUpdate', 'member.update', 'member.delete']),
+  // member.refresh has no operation: "read the member's cluster in ARM again and record what changed"
+  // (its identity, or that it is gone). Its operationId only names the message.
+  kind: z.enum(['fleet.createOrUpdate', 'fleet.update', 'fleet.delete', 'member.createOrUpdate', 'member.update', 'member.delete', 'member.refresh']),
   fleet: z.object({ subscriptionId: z.string(), resourceGroup: z.string(), fleetName: z.string() }),
   memberName: z.string().optional(),
 });

@@ -54,6 +54,16 @@ export interface JoinedCluster {
   identityObservedAt: string;
 }
 
+export interface AgentIssue {
+  code: 'MemberAgentIdentityMismatch' | 'MemberClusterDeleted';
+  message: string;
+  /** The principal the agent authenticated as (an identity mismatch). */
+  principalId?: string;
+  since: string;
+  /** When ARM was last asked whether that principal is now the cluster's identity. */
+  checkedAt?: string;
+}
+
 export interface MemberRecord {
   ref: MemberRef;
   clusterResourceId: string;
@@ -63,6 +73,11 @@ export interface MemberRecord {
   lastOperationId?: string;
   lastOperationError?: ErrorDetail;
   joined?: JoinedCluster;
+  /**
+   * What is wrong between the fleet and the member's cluster now (its agent authenticates as another
+   * identity, its cluster was deleted): shown in properties.status, the member's only room for it.
+   */
+  agentIssue?: AgentIssue;
   eTag: string;
   systemData: SystemData;
 }

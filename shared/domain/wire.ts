@@ -39,7 +39,17 @@ export function memberToArm(m: MemberRecord) {
       provisioningState: m.provisioningState,
       status: {
         ...(m.lastOperationId ? { lastOperationId: m.lastOperationId } : {}),
-        ...(m.lastOperationError ? { lastOperationError: m.lastOperationError } : {}),
+        ...(m.agentIssue
+          ? {
+              lastOperationError: {
+                code: m.agentIssue.code,
+                message: m.agentIssue.message,
+                ...(m.lastOperationError ? { details: [m.lastOperationError] } : {}),
+              },
+            }
+          : m.lastOperationError
+            ? { lastOperationError: m.lastOperationError }
+            : {}),
       },
     },
   };

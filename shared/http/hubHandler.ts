@@ -4,9 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { fleetWriteHooks } from '../app/hubPolicy.js';
+import { authorizeAgent, copyAgentStatus, identifyCaller } from '../app/memberAgents.js';
 import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
 import { type HubCall, type HubResult, handleHubCall, targetOf } from '../hub/api.js';
+import type { KubeObject } from '../hub/kinds.js';
 import { HubError, statusBody } from '../hub/status.js';
 import { HubGone } from '../hub/store.js';
 import { type Runtime, runtime } from '../runtime.js';
@@ -55,6 +57,8 @@ function actionOf(method: string, path: string[], query: URLSearchParams): HubAc
               : 'delete';
   return { verb, ...base };
 }
+
+const dryRun = (url: URL) => url.searchParams.getAll('dryRun').includes('All');
 
 /** Hub name → its record, remembered briefly (a deleted hub's table answers 404 meanwhile: HubGone). */
 const known = new Map<string, { at: number; record: { table: string; fleetId: string } | undefined }>();
@@ -116,7 +120,11 @@ export function hubHandler() {
       if (!record) throw new HubError(404, 'NotFound', `the hub "${name.slice(0, 100)}" does not exist (its fleet was deleted, or has no hub)`);
       const url = new URL(req.url);
       const path = (req.params.path ?? '').split('/').filter(Boolean);
-      authorizeHub(rt.access, caller, actionOf(req.method, path, url.searchParams));
+      const hub = { name, table: record.table };
+      const action = actionOf(req.method, path, url.searchParams);
+      const who = await identifyCaller({ deps: rt.app, hub, fleetArmId: record.fleetId, caller, action });
+      if (who.kind === 'agent') authorizeAgent(who.member, caller.principalId ?? caller.id, action);
+      else authorizeHub(rt.access, caller, action);
       const declared = Number(req.headers.get('content-length') ?? 0);
       const tooLarge = () => new HubError(413, 'RequestEntityTooLarge', `the request is over ${maxHubRequestBytes} bytes (3 MiB), the most a hub accepts`);
       if (declared > maxHubRequestBytes) throw tooLarge();
@@ -124,7 +132,7 @@ export function hubHandler() {
       if (body && body.length > maxHubRequestBytes) throw tooLarge();
       const abort = new AbortController();
       const call: HubCall = {
-        hub: { name, table: record.table },
+        hub,
         method: req.method,
         path,
         query: url.searchParams,
@@ -135,8 +143,11 @@ export function hubHandler() {
         host: url.host,
         signal: abort.signal,
       };
-      const hooks = fleetWriteHooks(rt.app, record.fleetId);
+      // An agent's writes are its status alone (authorizeAgent): the fleet's guards have nothing to refuse there.
+      const hooks = who.kind === 'agent' ? undefined : fleetWriteHooks(rt.app, record.fleetId);
       const result: HubResult = await handleHubCall({ store: rt.hubs.store, now: () => new Date(), watch: rt.hubs.watch, hooks }, call);
+      if (who.kind === 'agent' && !('events' in result) && result.status === 200 && action.plural === 'internalmemberclusters/status' && !dryRun(url))
+        await copyAgentStatus(rt.app, hub, who.member, result.body as KubeObject, who.memberCluster);
       if ('events' in result)
         return { status: 200, headers: { 'content-type': jsonType, 'cache-control': 'no-cache, private' }, body: streamOf(result.events, abort, context) };
       return respond(result.status, result.body, result.contentType ?? jsonType, { 'cache-control': 'no-cache, private', ...(result.headers ?? {}) });

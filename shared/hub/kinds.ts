@@ -467,9 +467,20 @@ const fleetKinds: ResourceType[] = [
 
 export const builtInTypes: readonly ResourceType[] = [...builtIn, ...fleetKinds];
 
-/** What an AKS cluster's API serves of these (no fleet kinds), plus its Nodes and Pods. */
+/** What an AKS cluster's API serves of these (no fleet kinds), plus its Nodes and Pods, and the member agent's AppliedWorks. */
 export const clusterTypes: readonly ResourceType[] = [
   ...builtIn,
+  {
+    group: 'placement.kubernetes-fleet.io',
+    version: 'v1',
+    kind: 'AppliedWork',
+    plural: 'appliedworks',
+    singular: 'appliedwork',
+    namespaced: false,
+    status: true,
+    categories: ['fleet', 'fleet-placement'],
+    validate: structural({ spec: 'object', 'spec.workName': 'string', 'spec.workNamespace': 'string' }),
+  },
   {
     group: '',
     version: 'v1',

@@ -84,5 +84,7 @@ export interface HubDirectory {
   get(name: string): Promise<HubRecord | undefined>;
   put(name: string, record: HubRecord): Promise<void>;
   delete(name: string): Promise<void>;
+  /** Every hub (for the member-health sweep): one query over a small table. */
+  list(): AsyncIterable<{ name: string; record: HubRecord }>;
   ensureTable(): Promise<void>;
 }

@@ -1,0 +1,95 @@
+// What the member agent reports about its cluster, named as KubeFleet's property provider names
+// it: the node count, and total / allocatable / available CPU and memory (available = allocatable
+// less what running pods request). KubeFleet has no property for the Kubernetes version; ours is
+// `kubernetes-fleet.io/kubernetes-version` (the API server's /version). Quantities are parsed here:
+// client-node has a parser, but its package entry does not export it.
+import { CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
+
+export const nodeCountProperty = 'kubernetes-fleet.io/node-count';
+export const kubernetesVersionProperty = 'kubernetes-fleet.io/kubernetes-version';
+
+/** A Kubernetes quantity in base units (cores, bytes). */
+export function parseQuantity(q: string | undefined): number {
+  if (!q) return 0;
+  const m = /^([0-9.]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|E|Ei|P|Pi)?$/.exec(q.trim());
+  if (!m) return 0;
+  const scale: Record<string, number> = {
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+  };
+  return Number(m[1]) * (m[2] ? scale[m[2]] : 1);
+}
+
+const cpuQuantity = (cores: number) => `${Math.max(0, Math.round(cores * 1000))}m`;
+const memoryQuantity = (bytes: number) => `${Math.max(0, Math.floor(bytes / 1024))}Ki`;
+
+export interface ClusterProperties {
+  properties: Record<string, { value: string; observationTime: string }>;
+  resourceUsage: {
+    capacity: { cpu: string; memory: string };
+    allocatable: { cpu: string; memory: string };
+    available: { cpu: string; memory: string };
+    observationTime: string;
+  };
+}
+
+export async function collectProperties(cluster: KubeConfig, at: string): Promise<ClusterProperties> {
+  const core = cluster.makeApiClient(CoreV1Api);
+  const [nodes, pods, version] = await Promise.all([
+    core.listNode(),
+    core.listPodForAllNamespaces(),
+    cluster
+      .makeApiClient(VersionApi)
+      .getCode()
+      .catch(() => undefined),
+  ]);
+  let capacityCpu = 0;
+  let capacityMemory = 0;
+  let allocatableCpu = 0;
+  let allocatableMemory = 0;
+  for (const n of nodes.items) {
+    capacityCpu += parseQuantity(n.status?.capacity?.cpu);
+    capacityMemory += parseQuantity(n.status?.capacity?.memory);
+    allocatableCpu += parseQuantity(n.status?.allocatable?.cpu);
+    allocatableMemory += parseQuantity(n.status?.allocatable?.memory);
+  }
+  let requestedCpu = 0;
+  let requestedMemory = 0;
+  for (const p of pods.items) {
+    if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+    for (const c of p.spec?.containers ?? []) {
+      requestedCpu += parseQuantity(c.resources?.requests?.cpu);
+      requestedMemory += parseQuantity(c.resources?.requests?.memory);
+    }
+  }
+  const property = (value: string) => ({ value, observationTime: at });
+  return {
+    properties: {
+      [nodeCountProperty]: property(String(nodes.items.length)),
+      ...(version?.gitVersion ? { [kubernetesVersionProperty]: property(version.gitVersion) } : {}),
+      'resources.kubernetes-fleet.io/total-cpu': property(cpuQuantity(capacityCpu)),
+      'resources.kubernetes-fleet.io/allocatable-cpu': property(cpuQuantity(allocatableCpu)),
+      'resources.kubernetes-fleet.io/available-cpu': property(cpuQuantity(allocatableCpu - requestedCpu)),
+      'resources.kubernetes-fleet.io/total-memory': property(memoryQuantity(capacityMemory)),
+      'resources.kubernetes-fleet.io/allocatable-memory': property(memoryQuantity(allocatableMemory)),
+      'resources.kubernetes-fleet.io/available-memory': property(memoryQuantity(allocatableMemory - requestedMemory)),
+    },
+    resourceUsage: {
+      capacity: { cpu: cpuQuantity(capacityCpu), memory: memoryQuantity(capacityMemory) },
+      allocatable: { cpu: cpuQuantity(allocatableCpu), memory: memoryQuantity(allocatableMemory) },
+      available: { cpu: cpuQuantity(allocatableCpu - requestedCpu), memory: memoryQuantity(allocatableMemory - requestedMemory) },
+      observationTime: at,
+    },
+  };
+}

@@ -1,0 +1,272 @@
+// Member agents on the hub: who a caller is, what a member's agent may do, and what the fleet
+// records when an agent authenticates as an identity it does not know (the FAQ's identity change).
+//
+// A caller holding an app role of the API is a user (hub roles decide). A caller holding none is a
+// member agent when it acts in a `fleet-member-<name>` namespace, or when its principal is the
+// identity some member records: it may read its own InternalMemberCluster and Works and write their
+// status, in its own namespace, and nothing else. An agent whose principal is not the identity the
+// member records is refused with a 403 that says so; the member records it (a MemberCluster
+// condition, the ARM member's status), and the fleet asks ARM — at most once a minute per member —
+// whether that principal is now the cluster's identity. ARM stays the only source of truth: when it
+// confirms, the worker records the new identity (a `member.refresh` command, the path Event Grid
+// events and `az fleet member create` take too); a token alone never changes what the fleet trusts.
+import { randomUUID } from 'node:crypto';
+import { parseResourceId } from '../domain/armIds.js';
+import { clusterPrincipal, parseMemberClusterId } from '../domain/membership.js';
+import type { Caller, MemberRecord } from '../domain/model.js';
+import type { HubAction } from '../hub/access.js';
+import { type Condition, setCondition, timestamp } from '../hub/conditions.js';
+import type { KubeObject } from '../hub/kinds.js';
+import { HubObjects, keyOf, resourceKey } from '../hub/objects.js';
+import { HubError } from '../hub/status.js';
+import { type HubRef, HubWriteConflict, type StoredObject } from '../hub/store.js';
+import type { AppDeps } from './context.js';
+import { internalMemberClusterType, memberClusterType, memberNamespace } from './memberClusters.js';
+
+/** How often the hub asks ARM about one member's unknown principal. */
+export const identityCheckIntervalMs = 60_000;
+export const workType = { group: 'placement.kubernetes-fleet.io', plural: 'works' };
+export const identityCondition = 'AgentIdentityAccepted';
+
+export interface AgentCall {
+  deps: AppDeps;
+  hub: HubRef;
+  fleetArmId: string;
+  caller: Caller;
+  action: HubAction;
+}
+
+export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; memberCluster: StoredObject };
+
+const memberOfNamespace = (ns: string | undefined) => (ns?.startsWith('fleet-member-') ? ns.slice('fleet-member-'.length) : undefined);
+
+function fleetOf(fleetArmId: string) {
+  const id = parseResourceId(fleetArmId)!;
+  return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, fleetName: id.name };
+}
+
+const forbidden = (action: HubAction, who: string, why: string) => {
+  const what = action.name ? `${action.plural} "${action.name}" is forbidden` : `${action.plural} is forbidden`;
+  const where = action.namespace ? ` in the namespace "${action.namespace}"` : ' at the cluster scope';
+  return new HubError(
+    403,
+    'Forbidden',
+    `${what}: User "${who}" cannot ${action.verb} resource "${action.plural}" in API group "${action.group}"${where}: ${why}`,
+    { ...(action.name ? { name: action.name } : {}), group: action.group, kind: action.plural },
+  );
+};
+
+/** principal → member, per hub, from its MemberClusters; read again after 15 s. */
+const principals = new Map<string, { at: number; byPrincipal: Map<string, string> }>();
+const principalsTtlMs = 15_000;
+
+async function memberOfPrincipal(deps: AppDeps, hub: HubRef, principalId: string): Promise<string | undefined> {
+  let entry = principals.get(hub.table);
+  if (!entry || Date.now() - entry.at > principalsTtlMs) {
+    const byPrincipal = new Map<string, string>();
+    let continueToken: string | undefined;
+    do {
+      const page = await deps.hubStore.list(hub, { resource: resourceKey(memberClusterType), namespace: '' }, { limit: 1000, continueToken });
+      for (const s of page.items) {
+        const id = (s.object.spec as { identity?: { name?: string } } | undefined)?.identity?.name;
+        if (id) byPrincipal.set(id.toLowerCase(), s.object.metadata.name!);
+      }
+      continueToken = page.continueToken;
+    } while (continueToken);
+    if (principals.size > 1000) principals.clear();
+    entry = { at: Date.now(), byPrincipal };
+    principals.set(hub.table, entry);
+  }
+  return entry.byPrincipal.get(principalId.toLowerCase());
+}
+
+/** Tells users from member agents, and refuses an agent acting as a member whose identity it is not. */
+export async function identifyCaller(call: AgentCall): Promise<CallerKind> {
+  const { deps, hub, caller, action } = call;
+  if (caller.roles.length > 0 || !caller.principalId) return { kind: 'user' };
+  const principal = caller.principalId;
+  const member = memberOfNamespace(action.namespace) ?? (action.plural === 'namespaces' ? memberOfNamespace(action.name) : undefined);
+  if (member === undefined) {
+    const own = await memberOfPrincipal(deps, hub, principal);
+    if (own) throw forbidden(action, principal, agentScope(own));
+    return { kind: 'user' };
+  }
+  const mc = await deps.hubStore.get(hub, keyOf(memberClusterType, undefined, member));
+  if (!mc || mc.deleted) throw forbidden(action, principal, `this fleet has no member "${member}"`);
+  const recorded = (mc.object.spec as { identity?: { name?: string } } | undefined)?.identity?.name ?? '';
+  if (recorded.toLowerCase() === principal.toLowerCase()) return { kind: 'agent', member, memberCluster: mc };
+  const other = await memberOfPrincipal(deps, hub, principal);
+  if (other && other !== member) throw forbidden(action, principal, `it is the identity of member "${other}": ${agentScope(other)}`);
+  const confirmed = await recordMismatch(call, member, mc, principal);
+  const { resourceGroup, fleetName } = fleetOf(call.fleetArmId);
+  const clusterId = mc.object.metadata.annotations?.['fleet.azure.com/cluster-resource-id'] ?? '<cluster resource id>';
+  throw forbidden(
+    action,
+    principal,
+    `identity mismatch: "${principal}" is not the identity fleet member "${member}" records for its cluster ("${recorded}"). ` +
+      (confirmed
+        ? 'ARM confirms it is now the cluster’s identity; the fleet is recording it, and the next heartbeat will be accepted.'
+        : `If the cluster's identity changed, run \`az fleet member create -g ${resourceGroup} -f ${fleetName} -n ${member} --member-cluster-id ${clusterId}\` so the fleet learns it (the fleet also asks ARM itself, at most once a minute).`),
+  );
+}
+
+const agentScope = (member: string) =>
+  `a member agent may only read its InternalMemberCluster and Works in the namespace "${memberNamespace(member)}" and write their status`;
+
+/** What a member's agent may do: its own InternalMemberCluster and Works, their status, nothing else. */
+export function authorizeAgent(member: string, principal: string, action: HubAction): void {
+  const own = action.namespace === memberNamespace(member);
+  const [plural, sub] = action.plural.split('/');
+  const kindOk =
+    (action.group === internalMemberClusterType.group && plural === internalMemberClusterType.plural) ||
+    (action.group === workType.group && plural === workType.plural);
+  const read = action.verb === 'get' || action.verb === 'list' || action.verb === 'watch';
+  const statusWrite = sub === 'status' && (action.verb === 'update' || action.verb === 'patch');
+  if (own && kindOk && ((read && sub === undefined) || statusWrite || (read && sub === 'status'))) return;
+  throw forbidden(action, principal, agentScope(member));
+}
+
+/**
+ * Records an unknown principal on the member (rate-limited) and asks ARM whether it is now the
+ * cluster's identity; true when ARM confirms it (a refresh is then on its way to the worker).
+ */
+async function recordMismatch(call: AgentCall, member: string, mc: StoredObject, principal: string): Promise<boolean> {
+  const { deps } = call;
+  const fleet = fleetOf(call.fleetArmId);
+  const { members } = await deps.store.readFleet(fleet, { includeFleet: false, memberName: member });
+  const row = members[0];
+  const now = deps.now();
+  const issue = row?.value.agentIssue;
+  if (
+    issue?.code === 'MemberAgentIdentityMismatch' &&
+    issue.principalId === principal &&
+    issue.checkedAt &&
+    now.getTime() - Date.parse(issue.checkedAt) < identityCheckIntervalMs
+  )
+    return false;
+  const clusterId = row ? parseMemberClusterId(row.value.clusterResourceId) : undefined;
+  const cluster = clusterId ? await deps.directory.getManagedCluster(clusterId).catch(() => undefined) : undefined;
+  const now2 = deps.now().toISOString();
+  if (row && cluster && clusterPrincipal(cluster)?.principalId.toLowerCase() === principal.toLowerCase()) {
+    await deps.queue.send({ operationId: `refresh.${member}.${randomUUID()}`, kind: 'member.refresh', fleet, memberName: member });
+    return true;
+  }
+  const message = `The member agent authenticated as ${principal}, which is not the identity the fleet records for the cluster (${row?.value.joined?.principalId ?? 'none'}); ARM does not name it as the cluster's identity either (asked ${now2}). Run az fleet member create again after the cluster's identity change, so the fleet learns it.`;
+  if (row) {
+    const next: MemberRecord = {
+      ...row.value,
+      agentIssue: {
+        code: 'MemberAgentIdentityMismatch',
+        message,
+        principalId: principal,
+        since: issue?.code === 'MemberAgentIdentityMismatch' && issue.principalId === principal ? issue.since : now2,
+        checkedAt: now2,
+      },
+    };
+    await deps.store.commit(fleet, [{ op: 'replace', row: { kind: 'member', value: next }, version: row.version }]).catch((e) => {
+      if ((e as Error).name !== 'ConcurrencyError') throw e;
+    });
+  }
+  await updateMemberClusterStatus(deps, call.hub, member, (status) => ({
+    ...status,
+    conditions: setCondition(
+      status.conditions,
+      {
+        type: identityCondition,
+        status: 'False',
+        reason: 'IdentityMismatch',
+        message: `The member agent authenticated as ${principal} at ${now2}; the fleet records ${row?.value.joined?.principalId ?? 'no identity'} for this cluster. Run az fleet member create for this member after changing the cluster's identity.`,
+        observedGeneration: mc.object.metadata.generation,
+      },
+      timestamp(now),
+    ),
+  }));
+  return false;
+}
+
+export interface MemberStatus {
+  conditions?: Condition[];
+  properties?: Record<string, { value: string; observationTime?: string }>;
+  resourceUsage?: Record<string, unknown>;
+  agentStatus?: { type: string; conditions?: Condition[]; lastReceivedHeartbeat?: string }[];
+  [key: string]: unknown;
+}
+
+/** Rewrites a MemberCluster's status from what it is now (re-read when another writer wins the race). */
+export async function updateMemberClusterStatus(
+  deps: AppDeps,
+  hub: HubRef,
+  member: string,
+  mutate: (status: MemberStatus, object: KubeObject) => MemberStatus,
+  current?: StoredObject,
+): Promise<void> {
+  const objects = new HubObjects({ store: deps.hubStore, now: deps.now }, hub);
+  let stored = current;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    stored ??= await objects.read(memberClusterType, undefined, member);
+    if (!stored) return;
+    const status = mutate((stored.object.status ?? {}) as MemberStatus, stored.object);
+    try {
+      await objects.update(
+        memberClusterType,
+        undefined,
+        member,
+        { ...stored.object, status },
+        { dryRun: false, fieldManager: 'fleet-manager', subresource: 'status', current: stored },
+      );
+      return;
+    } catch (e) {
+      if (!(e instanceof HubWriteConflict || (e instanceof HubError && e.code === 409)) || attempt === 3) throw e;
+      stored = undefined;
+    }
+  }
+}
+
+/**
+ * After an agent wrote its InternalMemberCluster's status: the hub copies it onto the
+ * MemberCluster (as KubeFleet's hub does), with `Joined` and `Healthy` from the member agent, and
+ * the identity it authenticated as accepted.
+ */
+export async function copyAgentStatus(deps: AppDeps, hub: HubRef, member: string, imc: KubeObject, memberCluster: StoredObject): Promise<void> {
+  const reported = (imc.status ?? {}) as MemberStatus;
+  const at = timestamp(deps.now());
+  const agent = reported.agentStatus?.find((a) => a.type === 'MemberAgent');
+  const agentCondition = (type: string) => agent?.conditions?.find((c) => c.type === type);
+  await updateMemberClusterStatus(
+    deps,
+    hub,
+    member,
+    (status, mc) => {
+      let conditions = status.conditions;
+      const generation = mc.metadata.generation;
+      for (const type of ['Joined', 'Healthy']) {
+        const c = agentCondition(type);
+        if (c)
+          conditions = setCondition(
+            conditions,
+            { type, status: c.status, reason: c.reason, message: c.message, observedGeneration: generation },
+            c.lastTransitionTime ?? at,
+          );
+      }
+      conditions = setCondition(
+        conditions,
+        {
+          type: identityCondition,
+          status: 'True',
+          reason: 'IdentityMatches',
+          message: 'The member agent authenticates as the identity the fleet records for the cluster.',
+          observedGeneration: generation,
+        },
+        at,
+      );
+      return {
+        ...status,
+        conditions,
+        ...(reported.properties ? { properties: reported.properties } : {}),
+        ...(reported.resourceUsage ? { resourceUsage: reported.resourceUsage } : {}),
+        ...(reported.agentStatus ? { agentStatus: reported.agentStatus } : {}),
+      };
+    },
+    memberCluster,
+  );
+}
