@@ -86,10 +86,10 @@ export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
       if (o.signal.aborted) break;
       failures++;
       const why = whyRefused(e);
-      if (e instanceof ApiException && (e.code === 401 || e.code === 403)) o.hub.refresh();
       // Every failure is logged once; the same one again only when it keeps going (1, 2, 4, 8... attempts).
       if (why !== lastProblem || (failures & (failures - 1)) === 0)
-        log(`hub refused or unreachable (attempt ${failures}, as ${o.hub.principal() ?? 'unknown principal'}): ${why}`);
+        log(`hub refused or unreachable (attempt ${failures}, as ${o.hub.principal() ?? 'no token yet'}): ${why}`);
+      if (e instanceof ApiException && (e.code === 401 || e.code === 403)) o.hub.refresh();
       lastProblem = why;
       const backoff = Math.min(o.maxBackoffSeconds ?? period, 2 ** Math.min(failures, 10));
       await sleep(backoff * 1000 * (0.5 + random() / 2), o.signal);
