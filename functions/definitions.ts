@@ -1,4 +1,4 @@
-import type { HttpHandler, HttpMethod, ServiceBusQueueHandler, TimerHandler } from '@azure/functions';
+import type { EventGridHandler, HttpHandler, HttpMethod, ServiceBusQueueHandler, TimerHandler } from '@azure/functions';
 
 /** One trigger. The Azure entry point (register.ts) and the local host (local/host) both read these. */
 export type FunctionDefinition =
@@ -15,7 +15,9 @@ export type FunctionDefinition =
       handler: ServiceBusQueueHandler;
     }
   // schedule: NCRONTAB, or %SETTING% to read it from an app setting as the Functions host does.
-  | { kind: 'timer'; name: string; schedule: string; handler: TimerHandler };
+  | { kind: 'timer'; name: string; schedule: string; handler: TimerHandler }
+  // One event per invocation, in either schema (the Functions host parses the body and dispatches each event).
+  | { kind: 'eventGrid'; name: string; handler: EventGridHandler<unknown> };
 
 export const armPrefix = 'subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerService';
 export const fleetRoute = `${armPrefix}/fleets/{fleetName}`;

@@ -1,3 +1,4 @@
+import { clusterEventFunctions } from './clusterEvents.js';
 import type { FunctionDefinition } from './definitions.js';
 import { commandFunctions } from './fleetCommands.js';
 import { fleetFunctions } from './fleets.js';
@@ -15,4 +16,5 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...hubFunctions,
   ...commandFunctions,
   ...timerFunctions,
+  ...clusterEventFunctions,
 ];

@@ -10,6 +10,8 @@ for (const def of functionDefinitions) {
     app.http(def.name, { route: def.route, methods: def.methods, authLevel: 'anonymous', handler: def.handler });
   } else if (def.kind === 'timer') {
     app.timer(def.name, { schedule: def.schedule, handler: def.handler });
+  } else if (def.kind === 'eventGrid') {
+    app.eventGrid(def.name, { handler: def.handler });
   } else {
     const { queueName, connection, isSessionsEnabled, cardinality, handler } = def;
     app.serviceBusQueue(def.name, { queueName, connection, isSessionsEnabled, cardinality, handler });

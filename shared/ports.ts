@@ -89,6 +89,8 @@ export interface ClusterClaims {
   /** Records that the cluster belongs to this member; returns the current owner when it belongs to another. */
   claim(clusterResourceId: string, owner: MemberRef): Promise<{ claimed: true } | { claimed: false; owner: MemberRef }>;
   release(clusterResourceId: string, owner: MemberRef): Promise<void>;
+  /** The member that holds the cluster, if one does (one point read). */
+  ownerOf(clusterResourceId: string): Promise<MemberRef | undefined>;
   /** Releases every cluster that members of the fleet hold in these subscriptions, in batches; returns how many. */
   releaseFleet(fleet: FleetRef, subscriptionIds: string[], options?: { abortSignal?: AbortSignal }): Promise<number>;
 }

@@ -105,7 +105,7 @@ export async function identifyCaller(call: AgentCall): Promise<CallerKind> {
     principal,
     `identity mismatch: "${principal}" is not the identity fleet member "${member}" records for its cluster ("${recorded}"). ` +
       (confirmed
-        ? 'ARM confirms it is now the cluster's identity; the fleet is recording it, and the next heartbeat will be accepted.'
+        ? "ARM confirms it is now the cluster's identity; the fleet is recording it, and the next heartbeat will be accepted."
         : `If the cluster's identity changed, run \`az fleet member create -g ${resourceGroup} -f ${fleetName} -n ${member} --member-cluster-id ${clusterId}\` so the fleet learns it (the fleet also asks ARM itself, at most once a minute).`),
   );
 }

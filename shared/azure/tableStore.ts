@@ -285,6 +285,9 @@ export function createClusterClaims(connection: TableConnection): ClusterClaims 
     async ensureTables() {
       await client.createTable();
     },
+    async ownerOf(clusterResourceId) {
+      return (await read(claimKeys(clusterResourceId)))?.owner;
+    },
     async claim(clusterResourceId, owner) {
       const keys = claimKeys(clusterResourceId);
       const { subscriptionId, resourceGroup, fleetName, memberName } = owner;
