@@ -1,4 +1,5 @@
 import type { InvocationContext, Timer } from '@azure/functions';
+import { missedHeartbeats, sweepMemberHealth } from '../shared/app/memberHealth.js';
 import { sweepOperations } from '../shared/app/sweeper.js';
 import { settings } from '../shared/config.js';
 import { runtime } from '../shared/runtime.js';
@@ -13,6 +14,16 @@ export const timerFunctions: FunctionDefinition[] = [
       const rt = await runtime();
       const { resent, deleted } = await sweepOperations(rt.app, rt.sweep);
       if (resent || deleted) context.log(`operations sweep: sent ${resent} stuck command(s) again, deleted ${deleted} finished operation(s)`);
+    },
+  },
+  {
+    kind: 'timer',
+    name: 'member-health',
+    schedule: `%${settings.memberHealthSchedule.name}%`,
+    handler: async (_timer: Timer, context: InvocationContext) => {
+      const rt = await runtime();
+      const { unknown } = await sweepMemberHealth(rt.app);
+      if (unknown) context.log(`member health: ${unknown} member(s) whose agent missed ${missedHeartbeats} heartbeats are now Healthy Unknown`);
     },
   },
 ];

@@ -74,7 +74,13 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   const host = new Float64Array(new SharedArrayBuffer(8 * 2));
   const tables = await startAzuriteTablesThread({ port: ports.tables, stateDir: state('tables'), load: slot('Azurite') });
   const serviceBus = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus, load: slot('Service Bus') });
+  const apiPort = ports.api || (await freePort());
+  // ARM's events about clusters go to the Event Grid function, as a system topic's subscription
+  // delivers them (FLEET_LOCAL_EVENT_GRID=0: no subscription, so no events).
+  const eventGridWebhook =
+    process.env.FLEET_LOCAL_EVENT_GRID === '0' ? undefined : `https://127.0.0.1:${apiPort}/runtime/webhooks/eventgrid?functionName=cluster-events`;
   const arm = await startArmEmulatorThread({
+    eventGridWebhook,
     seed,
     tls: options.tls,
     port: ports.arm,
@@ -88,7 +94,6 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   });
 
   // The function app's settings, as App Service would set them.
-  const apiPort = ports.api || (await freePort());
   const appSettings: Record<string, string> = {
     [settings.stateStorage.name]: tables.connectionString,
     [settings.serviceBusConnection.name]: serviceBus.connectionString,
@@ -102,6 +107,9 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     // whose operation has run 20 s, so a restart is healed within a minute (in Azure: 5 min, 300 s).
     [settings.sweepSchedule.name]: process.env[settings.sweepSchedule.name] ?? '*/10 * * * * *',
     [settings.stuckOperationSeconds.name]: process.env[settings.stuckOperationSeconds.name] ?? '20',
+    // Member health every 5 s locally (in Azure: every minute), so a stopped agent shows within a minute.
+    [settings.memberHealthSchedule.name]: process.env[settings.memberHealthSchedule.name] ?? '*/5 * * * * *',
+    [settings.hubIdentityCheckSeconds.name]: process.env[settings.hubIdentityCheckSeconds.name] ?? '60',
     IDENTITY_ENDPOINT: arm.identityEndpoint,
     IDENTITY_HEADER: arm.identityHeader,
     // Hub kubeconfigs name this stack's credential plugin (in Azure: kubelogin) and trust its CA.
@@ -134,6 +142,9 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     clientEnv: {
       FLEET_API: apiUrl,
       ARM_ENDPOINT: arm.armEndpoint,
+      // Member health every 5 s locally (in Azure: every minute), so a stopped agent shows within a minute.
+      [settings.memberHealthSchedule.name]: process.env[settings.memberHealthSchedule.name] ?? '*/5 * * * * *',
+      [settings.hubIdentityCheckSeconds.name]: process.env[settings.hubIdentityCheckSeconds.name] ?? '60',
       IDENTITY_ENDPOINT: arm.identityEndpoint,
       IDENTITY_HEADER: arm.identityHeader,
       NODE_EXTRA_CA_CERTS: options.tls.caPath,

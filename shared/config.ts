@@ -81,6 +81,13 @@ export const settings = {
   hubCredentialExec: { name: 'FLEET_HUB_CREDENTIAL_EXEC', default: '' },
   // A PEM file of the CA that signs the API's TLS certificate, for the kubeconfig (locally; in Azure a public CA signs it).
   hubCertificateAuthority: { name: 'FLEET_HUB_CA_FILE', default: '' },
+  // How often, at most, the hub asks ARM whether an unknown principal a member's agent authenticates
+  // as is now the member cluster's identity (per member); 0: never (only Event Grid and member create heal).
+  hubIdentityCheckSeconds: { name: 'FLEET_HUB_IDENTITY_CHECK_SECONDS', default: '60' },
+  // A leaving member whose agent does not acknowledge the leave is removed after this long (KubeFleet's 15 minutes).
+  forceDeleteSeconds: { name: 'FLEET_FORCE_DELETE_SECONDS', default: '900' },
+  // The member-health sweep (NCRONTAB): a member whose agent missed 3 heartbeats becomes Healthy Unknown.
+  memberHealthSchedule: { name: 'FLEET_MEMBER_HEALTH_SCHEDULE', default: '0 * * * * *' },
   // DefaultAzureCredential picks the app's user-assigned identity by this client id.
   managedIdentityClientId: { name: 'AZURE_CLIENT_ID', default: '' },
 } as const;

@@ -91,6 +91,8 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
       },
       memberLimit: readIntSetting(env, 'memberLimit'),
       pageSize: readIntSetting(env, 'pageSize'),
+      identityCheckSeconds: readIntSetting(env, 'hubIdentityCheckSeconds'),
+      forceDeleteSeconds: readIntSetting(env, 'forceDeleteSeconds'),
       now: () => new Date(),
     },
     hubs: { directory: hubDirectory, store: hubStore, watch: defaultWatch },

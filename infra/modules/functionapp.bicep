@@ -43,6 +43,9 @@ var appSettings = [
   { name: settingNames.sweepSchedule, value: '0 */5 * * * *' }
   { name: settingNames.stuckOperationSeconds, value: '300' }
   { name: settingNames.operationRetentionDays, value: '7' }
+  { name: settingNames.memberHealthSchedule, value: '0 * * * * *' }
+  { name: settingNames.hubIdentityCheckSeconds, value: '60' }
+  { name: settingNames.forceDeleteSeconds, value: '900' }
   { name: hostSettingNames.applicationInsights, value: appInsightsConnectionString }
   { name: hostSettingNames.applicationInsightsAuthentication, value: 'ClientId=${identityClientId};Authorization=AAD' }
 ]

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { LocalTls } from '../certs.js';
 import { startOnThread, type ThreadLoad } from '../threads.js';
 import { createClusterApis } from './clusterApi.js';
+import { type ArmEvent, createEventDelivery } from './eventGrid.js';
 import { createIssuer, type Issuer } from './tokens.js';
 
 /** A value made once and, with `path`, kept in that file. */
@@ -113,6 +114,7 @@ export async function startArmEmulatorThread(options: {
   load: ThreadLoad;
   /** The function host's CPU ms and pid (Float64 cells), written by the stack. */
   host: SharedArrayBuffer;
+  eventGridWebhook?: string;
 }): Promise<ArmEndpoints> {
   const thread = await startOnThread<Omit<ArmEndpoints, 'close'>>(new URL('./thread.js', import.meta.url), {
     ...options,
@@ -131,6 +133,8 @@ export async function startArmEmulator(options: {
   stateDir?: string;
   tablesConnectionString?: string;
   stats?: () => unknown;
+  /** Where Event Grid delivers ARM's events about managed clusters (an Event Grid–triggered function's webhook). */
+  eventGridWebhook?: string;
 }): Promise<ArmEmulator> {
   const state = (name: string) => (options.stateDir ? join(options.stateDir, name) : undefined);
   if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
@@ -142,6 +146,17 @@ export async function startArmEmulator(options: {
   const homeMirid = `/subscriptions/${options.seed.subscriptions[0].subscriptionId}/resourcegroups/fleet-manager/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${home.name}`;
   // FLEET_LOCAL_TOKEN_LIFETIME_SECONDS: shorter tokens, to see clients refresh them (Entra: 60-90 min).
   const tokenLifetimeSeconds = Number(process.env.FLEET_LOCAL_TOKEN_LIFETIME_SECONDS ?? 3600);
+  const events = createEventDelivery({ webhook: options.eventGridWebhook });
+  const clusterEvent = (type: ArmEvent['type'], c: SimCluster, method: ArmEvent['method'], url: URL, claims: Record<string, unknown>) =>
+    events.publish({
+      type,
+      method,
+      resourceId: `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}`,
+      subscriptionId: c.subscriptionId,
+      tenantId: world.subscription(c.subscriptionId)?.tenantId ?? home.tenantId,
+      url: `https://management.azure.com${url.pathname}${url.search}`,
+      callerObjectId: typeof claims.oid === 'string' ? claims.oid : undefined,
+    });
   const clusterApis = options.tablesConnectionString
     ? createClusterApis({ world, issuer, tablesConnectionString: options.tablesConnectionString, caPem: options.tls.caPem, base: () => base })
     : undefined;
@@ -251,6 +266,7 @@ export async function startArmEmulator(options: {
       if (!existing) return send(res, 204);
       world.delete(kind, sub.subscriptionId, rg, name);
       await clusterApis?.deleted(existing);
+      if (kind === 'managedCluster') clusterEvent('Microsoft.Resources.ResourceDeleteSuccess', existing, 'DELETE', url, claims);
       return send(res, 200);
     }
     if (method === 'PUT' && kind === 'managedCluster') {
@@ -284,6 +300,7 @@ export async function startArmEmulator(options: {
         api: existing?.api,
       };
       world.put(cluster);
+      clusterEvent('Microsoft.Resources.ResourceWriteSuccess', cluster, 'PUT', url, claims);
       return send(res, existing ? 200 : 201, clusterToArm(cluster));
     }
     throw new HttpError(405, 'MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
@@ -304,7 +321,11 @@ export async function startArmEmulator(options: {
         return send(res, 401, { error: 'unauthorized', error_description: 'X-IDENTITY-HEADER is missing or wrong' });
       const resource = url.searchParams.get('resource');
       if (!resource) return send(res, 400, { error: 'invalid_request', error_description: 'resource is required' });
-      const lifetime = tokenLifetimeSeconds;
+      // A cluster identity's tokens last 4 minutes here: MSAL serves no cached token within 5 minutes
+      // of its expiry, so a member agent that asks again after a refusal gets the cluster's identity
+      // as it is now (an identity change reaches it at once; Entra's tokens last hours, and AKS
+      // restarts the agent with the new identity).
+      const lifetime = url.searchParams.get('mi_res_id') ? Math.min(tokenLifetimeSeconds, 240) : tokenLifetimeSeconds;
       // mi_res_id (what `new ManagedIdentityCredential({ resourceId })` sends): a simulated AKS
       // cluster's own identity, the one its member agent authenticates as. None: the stack's identity.
       const resourceId = url.searchParams.get('mi_res_id');
@@ -350,6 +371,7 @@ export async function startArmEmulator(options: {
     issuer,
     world,
     async close() {
+      events.close();
       clusterApis?.close();
       https.closeAllConnections();
       identity.closeAllConnections();

@@ -14,6 +14,7 @@ const arm = await startArmEmulator({
   identityPort: workerData.identityPort,
   stateDir: workerData.stateDir,
   tablesConnectionString: workerData.tablesConnectionString,
+  eventGridWebhook: workerData.eventGridWebhook,
   stats: () => ({
     tableRequests: Atomics.load(tables, 0),
     serviceBus: { received: Atomics.load(bus, 0), duplicates: Atomics.load(bus, 1), delivered: Atomics.load(bus, 2) },

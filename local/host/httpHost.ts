@@ -10,6 +10,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from '../../functions/az
 import type { FunctionDefinition } from '../../functions/definitions.js';
 import { maxRequestBytes } from '../../shared/config.js';
 import { startOnThread, type ThreadLoad } from '../threads.js';
+import { eventGridWebhookPath, serveEventGridWebhook } from './eventGridWebhook.js';
 
 type HttpDefinition = Extract<FunctionDefinition, { kind: 'http' }>;
 
@@ -126,6 +127,7 @@ export async function startHttpHost(options: {
     if ('error' in request) return refuse(res, 400, request.error.code, request.error.message);
     // Routes match the path as it was sent (the URL parser would turn '\\' into '/'), so a parameter is one of `segments`.
     const { url, path, segments } = request;
+    if (path.toLowerCase() === eventGridWebhookPath) return serveEventGridWebhook(options.definitions, req, res, url, options.log);
     const method = (req.method ?? 'GET').toUpperCase() as HttpMethod;
     let pathMatched = false;
     for (const route of routes) {

@@ -22,9 +22,11 @@ export type ClusterEventOutcome = 'ignored' | 'not-a-member' | 'refresh-sent';
 /** The event's id, type and resource, whichever schema it came in. */
 export function readClusterEvent(event: unknown): { id: string; type: string; resourceId: string; operation?: string } | undefined {
   const eg = eventGridEvent.safeParse(event);
-  if (eg.success) return { id: eg.data.id, type: eg.data.eventType, resourceId: eg.data.data?.resourceUri ?? eg.data.subject, operation: eg.data.data?.operationName };
+  if (eg.success)
+    return { id: eg.data.id, type: eg.data.eventType, resourceId: eg.data.data?.resourceUri ?? eg.data.subject, operation: eg.data.data?.operationName };
   const ce = cloudEvent.safeParse(event);
-  if (ce.success) return { id: ce.data.id, type: ce.data.type, resourceId: ce.data.data?.resourceUri ?? ce.data.subject ?? '', operation: ce.data.data?.operationName };
+  if (ce.success)
+    return { id: ce.data.id, type: ce.data.type, resourceId: ce.data.data?.resourceUri ?? ce.data.subject ?? '', operation: ce.data.data?.operationName };
   return undefined;
 }
 

@@ -20,6 +20,10 @@ export interface AppDeps {
   hubCredential: { exec?: CredentialExec; audience: string; certificateAuthorityPem?: string };
   memberLimit: number;
   pageSize: number;
+  /** How often the hub may ask ARM about one member's unknown agent principal; 0: never. */
+  identityCheckSeconds: number;
+  /** How long a leaving member waits for its agent before it is removed anyway (KubeFleet: 15 minutes). */
+  forceDeleteSeconds: number;
   now: () => Date;
 }
 

@@ -23,8 +23,8 @@ import { type HubRef, HubWriteConflict, type StoredObject } from '../hub/store.j
 import type { AppDeps } from './context.js';
 import { internalMemberClusterType, memberClusterType, memberNamespace } from './memberClusters.js';
 
-/** How often the hub asks ARM about one member's unknown principal. */
-export const identityCheckIntervalMs = 60_000;
+/** With the ARM check off, how often a mismatch is recorded again (the principal seen, and when). */
+const identityRecordIntervalMs = 60_000;
 export const workType = { group: 'placement.kubernetes-fleet.io', plural: 'works' };
 export const identityCondition = 'AgentIdentityAccepted';
 
@@ -106,7 +106,7 @@ export async function identifyCaller(call: AgentCall): Promise<CallerKind> {
     `identity mismatch: "${principal}" is not the identity fleet member "${member}" records for its cluster ("${recorded}"). ` +
       (confirmed
         ? "ARM confirms it is now the cluster's identity; the fleet is recording it, and the next heartbeat will be accepted."
-        : `If the cluster's identity changed, run \`az fleet member create -g ${resourceGroup} -f ${fleetName} -n ${member} --member-cluster-id ${clusterId}\` so the fleet learns it (the fleet also asks ARM itself, at most once a minute).`),
+        : `If the cluster's identity changed, run \`az fleet member create -g ${resourceGroup} -f ${fleetName} -n ${member} --member-cluster-id ${clusterId}\` so the fleet learns it${deps.identityCheckSeconds ? ` (the fleet also asks ARM itself, at most every ${deps.identityCheckSeconds} s)` : ''}.`),
   );
 }
 
@@ -137,21 +137,23 @@ async function recordMismatch(call: AgentCall, member: string, mc: StoredObject,
   const row = members[0];
   const now = deps.now();
   const issue = row?.value.agentIssue;
+  const interval = deps.identityCheckSeconds * 1000;
   if (
     issue?.code === 'MemberAgentIdentityMismatch' &&
     issue.principalId === principal &&
     issue.checkedAt &&
-    now.getTime() - Date.parse(issue.checkedAt) < identityCheckIntervalMs
+    now.getTime() - Date.parse(issue.checkedAt) < (interval || identityRecordIntervalMs)
   )
     return false;
-  const clusterId = row ? parseMemberClusterId(row.value.clusterResourceId) : undefined;
+  const clusterId = row && interval > 0 ? parseMemberClusterId(row.value.clusterResourceId) : undefined;
   const cluster = clusterId ? await deps.directory.getManagedCluster(clusterId).catch(() => undefined) : undefined;
   const now2 = deps.now().toISOString();
   if (row && cluster && clusterPrincipal(cluster)?.principalId.toLowerCase() === principal.toLowerCase()) {
     await deps.queue.send({ operationId: `refresh.${member}.${randomUUID()}`, kind: 'member.refresh', fleet, memberName: member });
     return true;
   }
-  const message = `The member agent authenticated as ${principal}, which is not the identity the fleet records for the cluster (${row?.value.joined?.principalId ?? 'none'}); ARM does not name it as the cluster's identity either (asked ${now2}). Run az fleet member create again after the cluster's identity change, so the fleet learns it.`;
+  const asked = clusterId ? `; ARM does not name it as the cluster's identity either (asked ${now2})` : '';
+  const message = `The member agent authenticated as ${principal} (${now2}), which is not the identity the fleet records for the cluster (${row?.value.joined?.principalId ?? 'none'})${asked}. Run az fleet member create again after the cluster's identity change, so the fleet learns it.`;
   if (row) {
     const next: MemberRecord = {
       ...row.value,
@@ -227,8 +229,18 @@ export async function updateMemberClusterStatus(
  * MemberCluster (as KubeFleet's hub does), with `Joined` and `Healthy` from the member agent, and
  * the identity it authenticated as accepted.
  */
-export async function copyAgentStatus(deps: AppDeps, hub: HubRef, member: string, imc: KubeObject, memberCluster: StoredObject): Promise<void> {
+export async function copyAgentStatus(
+  deps: AppDeps,
+  hub: HubRef,
+  fleetArmId: string,
+  member: string,
+  imc: KubeObject,
+  memberCluster: StoredObject,
+): Promise<void> {
   const reported = (imc.status ?? {}) as MemberStatus;
+  // Accepted after a mismatch was recorded (the agent is back on the recorded identity): the ARM member's status says so too.
+  const wasRefused = ((memberCluster.object.status ?? {}) as MemberStatus).conditions?.some((c) => c.type === identityCondition && c.status === 'False');
+  if (wasRefused) await clearIdentityIssue(deps, fleetArmId, member);
   const at = timestamp(deps.now());
   const agent = reported.agentStatus?.find((a) => a.type === 'MemberAgent');
   const agentCondition = (type: string) => agent?.conditions?.find((c) => c.type === type);
@@ -269,4 +281,26 @@ export async function copyAgentStatus(deps: AppDeps, hub: HubRef, member: string
     },
     memberCluster,
   );
+}
+
+async function clearIdentityIssue(deps: AppDeps, fleetArmId: string, member: string): Promise<void> {
+  const fleet = fleetOf(fleetArmId);
+  const row = (await deps.store.readFleet(fleet, { includeFleet: false, memberName: member })).members[0];
+  if (row?.value.agentIssue?.code !== 'MemberAgentIdentityMismatch') return;
+  await deps.store
+    .commit(fleet, [{ op: 'replace', row: { kind: 'member', value: { ...row.value, agentIssue: undefined } }, version: row.version }])
+    .catch((e) => {
+      if ((e as Error).name !== 'ConcurrencyError') throw e;
+    });
+}
+
+/** The agent acknowledged a Leave: the member's delete, waiting on it, is sent again to finish. */
+export async function agentAcknowledgedLeave(deps: AppDeps, fleetArmId: string, member: string, imc: KubeObject): Promise<void> {
+  const spec = (imc.spec ?? {}) as { state?: string };
+  const agent = ((imc.status ?? {}) as MemberStatus).agentStatus?.find((a) => a.type === 'MemberAgent');
+  if (spec.state !== 'Leave' || !agent?.conditions?.some((c) => c.type === 'Joined' && c.status === 'False')) return;
+  const fleet = fleetOf(fleetArmId);
+  const row = (await deps.store.readFleet(fleet, { includeFleet: false, memberName: member })).members[0];
+  if (row?.value.provisioningState !== 'Leaving' || !row.value.lastOperationId) return;
+  await deps.queue.send({ operationId: row.value.lastOperationId, kind: 'member.delete', fleet, memberName: member }, { resend: `left.${randomUUID()}` });
 }

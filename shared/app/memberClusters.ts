@@ -152,3 +152,41 @@ export async function setMemberLabelsFromHub(deps: AppDeps, fleetArmId: string, 
     throw e;
   }
 }
+
+/**
+ * Whether a leaving member may be removed now. KubeFleet's handshake: the fleet sets its
+ * InternalMemberCluster to Leave, the agent takes away what the fleet placed and reports Joined
+ * False (reason MemberLeft) — the hub then sends the delete again. It never hangs: a member whose
+ * cluster is known to be gone, or whose agent never reported, goes at once; one whose agent does not
+ * answer goes after forceDeleteSeconds (the sweeper sends a stuck delete again until then).
+ */
+export async function agentLeft(
+  deps: AppDeps,
+  fleet: FleetRecord,
+  member: MemberRecord,
+  startedAt: string | undefined,
+): Promise<{ done: true; how: string } | { done: false }> {
+  const hub = fleet.hub;
+  if (!hub?.ready) return { done: true, how: 'the fleet has no hub' };
+  if (member.agentIssue?.code === 'MemberClusterDeleted') return { done: true, how: 'its cluster is gone' };
+  const objects = new HubObjects({ store: deps.hubStore, now: deps.now }, { name: hub.name, table: hub.table });
+  const name = member.ref.memberName;
+  const imc = await objects.read(internalMemberClusterType, memberNamespace(name), name);
+  if (!imc) return { done: true, how: 'it has no InternalMemberCluster' };
+  const status = (imc.object.status ?? {}) as { agentStatus?: { type: string; conditions?: { type: string; status: string; reason?: string }[] }[] };
+  const agent = status.agentStatus?.find((a) => a.type === 'MemberAgent');
+  if (!agent) return { done: true, how: 'its agent never reported' };
+  const spec = (imc.object.spec ?? {}) as { state?: string };
+  if (spec.state === 'Leave' && agent.conditions?.some((c) => c.type === 'Joined' && c.status === 'False')) return { done: true, how: 'its agent left' };
+  const waited = startedAt ? deps.now().getTime() - Date.parse(startedAt) : 0;
+  if (waited >= deps.forceDeleteSeconds * 1000) return { done: true, how: `its agent did not leave within ${deps.forceDeleteSeconds} s: removed by force` };
+  if (spec.state !== 'Leave')
+    await objects.update(
+      internalMemberClusterType,
+      memberNamespace(name),
+      name,
+      { ...imc.object, spec: { ...spec, state: 'Leave' } },
+      { ...options, current: imc },
+    );
+  return { done: false };
+}

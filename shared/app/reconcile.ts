@@ -28,7 +28,7 @@ import {
 import { HubObjects } from '../hub/objects.js';
 import { type Change, ConcurrencyError, type FleetPartition, maxChangesPerCommit, type Stored } from '../ports.js';
 import { type AppDeps, newETag } from './context.js';
-import { mirrorMember, unmirrorMember } from './memberClusters.js';
+import { agentLeft, mirrorMember, unmirrorMember } from './memberClusters.js';
 import { refreshMember } from './refresh.js';
 
 export interface Delivery {
@@ -304,8 +304,12 @@ async function convergeMembers(deps: AppDeps, fleetRef: FleetCommand['fleet'], c
       const op = await runningOperation(deps, command, member, abortSignal);
       if (!op) return;
       if (!member || !fleet || member.value.lastOperationId !== op.id) outcomes[i] = { kind: 'cancel', op, command };
-      else if (op.kind === 'member.delete') outcomes[i] = { kind: 'delete', op, member };
-      else if (op.kind === 'member.update') outcomes[i] = { kind: 'settle', op, member };
+      else if (op.kind === 'member.delete') {
+        // With a hub, the member's agent is asked to leave first (it takes away what it placed);
+        // the operation goes on when it acknowledges, or when it cannot (see agentLeft).
+        if (fleet.value.hub?.ready && !(await agentLeft(deps, fleet.value, member.value, op.value?.startTime)).done) return;
+        outcomes[i] = { kind: 'delete', op, member };
+      } else if (op.kind === 'member.update') outcomes[i] = { kind: 'settle', op, member };
       else outcomes[i] = { kind: 'join', op, member };
     }),
   );

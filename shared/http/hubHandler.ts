@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { fleetWriteHooks } from '../app/hubPolicy.js';
-import { authorizeAgent, copyAgentStatus, identifyCaller } from '../app/memberAgents.js';
+import { agentAcknowledgedLeave, authorizeAgent, copyAgentStatus, identifyCaller } from '../app/memberAgents.js';
 import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
 import { type HubCall, type HubResult, handleHubCall, targetOf } from '../hub/api.js';
@@ -146,8 +146,10 @@ export function hubHandler() {
       // An agent's writes are its status alone (authorizeAgent): the fleet's guards have nothing to refuse there.
       const hooks = who.kind === 'agent' ? undefined : fleetWriteHooks(rt.app, record.fleetId);
       const result: HubResult = await handleHubCall({ store: rt.hubs.store, now: () => new Date(), watch: rt.hubs.watch, hooks }, call);
-      if (who.kind === 'agent' && !('events' in result) && result.status === 200 && action.plural === 'internalmemberclusters/status' && !dryRun(url))
-        await copyAgentStatus(rt.app, hub, who.member, result.body as KubeObject, who.memberCluster);
+      if (who.kind === 'agent' && !('events' in result) && result.status === 200 && action.plural === 'internalmemberclusters/status' && !dryRun(url)) {
+        await copyAgentStatus(rt.app, hub, record.fleetId, who.member, result.body as KubeObject, who.memberCluster);
+        await agentAcknowledgedLeave(rt.app, record.fleetId, who.member, result.body as KubeObject);
+      }
       if ('events' in result)
         return { status: 200, headers: { 'content-type': jsonType, 'cache-control': 'no-cache, private' }, body: streamOf(result.events, abort, context) };
       return respond(result.status, result.body, result.contentType ?? jsonType, { 'cache-control': 'no-cache, private', ...(result.headers ?? {}) });

@@ -35,6 +35,8 @@ beforeAll(async () => {
     directory: { getSubscription: (...a) => directory.getSubscription(...a), getManagedCluster: (...a) => directory.getManagedCluster(...a) },
     memberLimit: 20,
     pageSize: 10,
+    identityCheckSeconds: 60,
+    forceDeleteSeconds: 900,
     now: () => new Date(),
   };
 });

@@ -37,6 +37,7 @@ it('registers every function with its trigger, route, methods and queue', async 
     const trigger = Object.values(r.bindings).find((b) => String(b.type).endsWith('Trigger'))!;
     if (trigger.type === 'httpTrigger') return { name: r.name, kind: 'http', route: trigger.route, methods: trigger.methods };
     if (trigger.type === 'timerTrigger') return { name: r.name, kind: 'timer', schedule: trigger.schedule };
+    if (trigger.type === 'eventGridTrigger') return { name: r.name, kind: 'eventGrid' };
     return {
       name: r.name,
       kind: 'serviceBusQueue',
@@ -51,15 +52,18 @@ it('registers every function with its trigger, route, methods and queue', async 
       ? { name: d.name, kind: 'http', route: d.route, methods: d.methods }
       : d.kind === 'timer'
         ? { name: d.name, kind: 'timer', schedule: d.schedule }
-        : {
-            name: d.name,
-            kind: 'serviceBusQueue',
-            queueName: d.queueName,
-            connection: d.connection,
-            isSessionsEnabled: d.isSessionsEnabled,
-            cardinality: d.cardinality,
-          },
+        : d.kind === 'eventGrid'
+          ? { name: d.name, kind: 'eventGrid' }
+          : {
+              name: d.name,
+              kind: 'serviceBusQueue',
+              queueName: d.queueName,
+              connection: d.connection,
+              isSessionsEnabled: d.isSessionsEnabled,
+              cardinality: d.cardinality,
+            },
   );
   expect(expected.some((e) => e.kind === 'timer')).toBe(true);
+  expect(expected.some((e) => e.kind === 'eventGrid')).toBe(true);
   expect(registered.map(summary)).toEqual(expected);
 });
