@@ -84,6 +84,9 @@ export const settings = {
   // How often, at most, the hub asks ARM whether an unknown principal a member's agent authenticates
   // as is now the member cluster's identity (per member); 0: never (only Event Grid and member create heal).
   hubIdentityCheckSeconds: { name: 'FLEET_HUB_IDENTITY_CHECK_SECONDS', default: '60' },
+  // The heartbeat period the fleet gives its members' agents (Azure Fleet: 15 s; KubeFleet's default 60 s).
+  // What a member costs is mostly this: one status write per period (README, "What a member costs").
+  heartbeatPeriodSeconds: { name: 'FLEET_HEARTBEAT_PERIOD_SECONDS', default: '15' },
   // A leaving member whose agent does not acknowledge the leave is removed after this long (KubeFleet's 15 minutes).
   forceDeleteSeconds: { name: 'FLEET_FORCE_DELETE_SECONDS', default: '900' },
   // The member-health sweep (NCRONTAB): a member whose agent missed 3 heartbeats becomes Healthy Unknown.

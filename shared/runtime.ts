@@ -93,6 +93,7 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
       pageSize: readIntSetting(env, 'pageSize'),
       identityCheckSeconds: readIntSetting(env, 'hubIdentityCheckSeconds'),
       forceDeleteSeconds: readIntSetting(env, 'forceDeleteSeconds'),
+      heartbeatPeriodSeconds: readIntSetting(env, 'heartbeatPeriodSeconds'),
       now: () => new Date(),
     },
     hubs: { directory: hubDirectory, store: hubStore, watch: defaultWatch },

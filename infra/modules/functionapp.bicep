@@ -46,6 +46,7 @@ var appSettings = [
   { name: settingNames.memberHealthSchedule, value: '0 * * * * *' }
   { name: settingNames.hubIdentityCheckSeconds, value: '60' }
   { name: settingNames.forceDeleteSeconds, value: '900' }
+  { name: settingNames.heartbeatPeriodSeconds, value: '15' }
   { name: hostSettingNames.applicationInsights, value: appInsightsConnectionString }
   { name: hostSettingNames.applicationInsightsAuthentication, value: 'ClientId=${identityClientId};Authorization=AAD' }
 ]

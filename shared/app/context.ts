@@ -24,6 +24,8 @@ export interface AppDeps {
   identityCheckSeconds: number;
   /** How long a leaving member waits for its agent before it is removed anyway (KubeFleet: 15 minutes). */
   forceDeleteSeconds: number;
+  /** What the fleet asks of its members' agents (InternalMemberCluster spec.heartbeatPeriodSeconds). */
+  heartbeatPeriodSeconds: number;
   now: () => Date;
 }
 

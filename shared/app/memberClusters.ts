@@ -15,8 +15,6 @@ import { type AppDeps, newETag } from './context.js';
 export const memberClusterType = builtInTypes.find((t) => t.kind === 'MemberCluster')!;
 export const internalMemberClusterType = builtInTypes.find((t) => t.kind === 'InternalMemberCluster')!;
 export const memberNamespace = (member: string) => `fleet-member-${member}`;
-/** Azure Fleet's heartbeat period for its members' agents. */
-export const heartbeatPeriodSeconds = 15;
 const manager = 'fleet-manager';
 
 export const isReservedLabel = (key: string) => reservedLabelPrefixes.some((p) => key.startsWith(p));
@@ -61,6 +59,7 @@ export async function mirrorMember(deps: AppDeps, fleet: FleetRecord, member: Me
   const objects = new HubObjects({ store: deps.hubStore, now: deps.now }, { name: hub.name, table: hub.table });
   const name = member.ref.memberName;
   const ns = memberNamespace(name);
+  const heartbeatPeriodSeconds = deps.heartbeatPeriodSeconds;
   await converge(
     objects,
     namespaceType,

@@ -6,7 +6,7 @@ import { setCondition, timestamp } from '../hub/conditions.js';
 import { resourceKey } from '../hub/objects.js';
 import type { AppDeps } from './context.js';
 import { type MemberStatus, updateMemberClusterStatus } from './memberAgents.js';
-import { heartbeatPeriodSeconds, memberClusterType } from './memberClusters.js';
+import { memberClusterType } from './memberClusters.js';
 
 export const missedHeartbeats = 3;
 
@@ -24,7 +24,7 @@ export async function sweepMemberHealth(deps: AppDeps): Promise<{ members: numbe
       for (const s of page.items) {
         members++;
         const status = (s.object.status ?? {}) as MemberStatus;
-        const period = Number((s.object.spec as { heartbeatPeriodSeconds?: number } | undefined)?.heartbeatPeriodSeconds ?? heartbeatPeriodSeconds);
+        const period = Number((s.object.spec as { heartbeatPeriodSeconds?: number } | undefined)?.heartbeatPeriodSeconds ?? deps.heartbeatPeriodSeconds);
         const agent = status.agentStatus?.find((a) => a.type === 'MemberAgent');
         const lastSeen = agent?.lastReceivedHeartbeat ?? s.object.metadata.creationTimestamp;
         const now = deps.now();

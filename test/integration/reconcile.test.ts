@@ -37,6 +37,7 @@ beforeAll(async () => {
     pageSize: 10,
     identityCheckSeconds: 60,
     forceDeleteSeconds: 900,
+    heartbeatPeriodSeconds: 15,
     now: () => new Date(),
   };
 });

@@ -88,6 +88,9 @@ export function useStack(env: Record<string, string> | (() => Record<string, str
     get pid() {
       return started().pid;
     },
+    get stateDir() {
+      return started().stateDir;
+    },
     output: () => started().output(),
   };
 }

@@ -1,0 +1,175 @@
+// Member agents on the embedded stack, through kubectl: an agent per joined member heartbeats and
+// reports its cluster; Work objects created with kubectl land in the member's cluster (seen with
+// kubectl on the cluster's admin kubeconfig) with their status; a stopped agent makes its member
+// Healthy Unknown; a deleted cluster is shown; a leaving member takes away what it placed.
+import { beforeAll, expect, it } from 'vitest';
+import { arm, fast, fleetClient, fleetPath } from '../support/clients.js';
+import { fleetWithHub, type Kubectl } from '../support/kubectl.js';
+import { aksClient, clusterKubectl, conditionOf, createCluster, getJson, joinFleet, memberCluster, untilJoined } from '../support/members.js';
+import { useStack } from '../support/stackProcess.js';
+import { until } from '../support/until.js';
+
+// Heartbeats every 3 s (Azure: 15 s), so that each step shows within seconds.
+const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '3' });
+let hub: Kubectl;
+let one: Kubectl;
+
+beforeAll(async () => {
+  hub = await fleetWithHub(stack.env, 'rg-agents', 'fleet-agents');
+  const [c1, c2] = await Promise.all([createCluster(stack.env, 'rg-agents', 'aks-agent-1', 2), createCluster(stack.env, 'rg-agents', 'aks-agent-2', 1)]);
+  await Promise.all([joinFleet(stack.env, 'rg-agents', 'fleet-agents', 'one', c1), joinFleet(stack.env, 'rg-agents', 'fleet-agents', 'two', c2)]);
+  one = await clusterKubectl(stack.env, 'rg-agents', 'aks-agent-1');
+}, 60_000);
+
+it('runs an agent per member that joins, heartbeats and reports its cluster, shown by kubectl get memberclusters', async () => {
+  const mc = await untilJoined(hub, 'one');
+  const table = await until(
+    async () => {
+      const t = (await hub('get memberclusters')).stdout;
+      return /\none\s+True\s+2\s/.test(t) && /\ntwo\s+True\s+1\s/.test(t) && t;
+    },
+    { within: 40_000, every: 500, what: 'both members joined with their node counts' },
+  );
+  expect(table.split('\n')[0]).toMatch(/^NAME\s+JOINED\s+NODE-COUNT\s+AGE$/);
+  const agent = mc.status!.agentStatus!.find((a) => a.type === 'MemberAgent')!;
+  expect(Date.now() - Date.parse(agent.lastReceivedHeartbeat)).toBeLessThan(10_000);
+  expect(agent.conditions.map((c) => [c.type, c.status])).toEqual([
+    ['Joined', 'True'],
+    ['Healthy', 'True'],
+  ]);
+  // Two Standard_D2s_v3 nodes: 2 vCPU and 8 GiB each, less what AKS reserves.
+  expect(mc.status!.properties!['kubernetes-fleet.io/node-count'].value).toBe('2');
+  expect(mc.status!.properties!['resources.kubernetes-fleet.io/total-cpu'].value).toBe('4000m');
+  expect(mc.status!.properties!['kubernetes-fleet.io/kubernetes-version'].value).toMatch(/^v1\.\d+/);
+  expect(mc.status!.resourceUsage!.allocatable!.cpu).toBe(mc.status!.properties!['resources.kubernetes-fleet.io/allocatable-cpu'].value);
+  expect(conditionOf(mc, 'AgentIdentityAccepted')?.status).toBe('True');
+  // Heartbeats go on: the next one is later.
+  await until(
+    async () => Date.parse((await memberCluster(hub, 'one')).status!.agentStatus![0].lastReceivedHeartbeat) > Date.parse(agent.lastReceivedHeartbeat),
+    { within: 30_000, every: 1000, what: 'a second heartbeat' },
+  );
+  const wide = (await hub('get memberclusters -o wide')).stdout;
+  expect(wide.split('\n')[0]).toContain('MEMBER-AGENT-LAST-SEEN');
+}, 90_000);
+
+const work = (manifests: unknown[], extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    apiVersion: 'placement.kubernetes-fleet.io/v1',
+    kind: 'Work',
+    metadata: { name: 'shop', namespace: 'fleet-member-one' },
+    spec: { workload: { manifests }, ...extra },
+  });
+const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
+const settings = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { color: 'blue' } };
+const web = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'shop' },
+  spec: {
+    replicas: 2,
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } },
+  },
+};
+const lost = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lost', namespace: 'nowhere' }, data: {} };
+const theirs = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'theirs', namespace: 'default' }, data: { owner: 'someone else' } };
+
+interface WorkView {
+  metadata: { generation: number };
+  status?: {
+    conditions?: { type: string; status: string; reason: string; message: string; observedGeneration: number }[];
+    manifestConditions?: { identifier: { kind: string; name: string }; conditions: { type: string; status: string; reason: string; message: string }[] }[];
+  };
+}
+
+const workStatus = () => getJson<WorkView>(hub, 'get work shop -n fleet-member-one');
+const workCondition = (w: WorkView, type: string) => w.status?.conditions?.find((c) => c.type === type && c.observedGeneration === w.metadata.generation);
+const manifest = (w: WorkView, name: string, type: string) =>
+  w.status?.manifestConditions?.find((m) => m.identifier.name === name)?.conditions.find((c) => c.type === type);
+
+it('applies a Work created with kubectl to the member cluster, with Applied and Available per Work and per manifest', async () => {
+  // Something the fleet did not place: not taken over.
+  expect((await one('apply -f -', { input: JSON.stringify(theirs) })).code).toBe(0);
+  expect((await hub('apply -f -', { input: work([namespace, settings, web, lost, theirs]) })).code).toBe(0);
+
+  const applied = await until(
+    async () => {
+      const w = await workStatus();
+      return workCondition(w, 'Applied') && manifest(w, 'web', 'Available')?.status === 'True' && w;
+    },
+    { within: 60_000, every: 1000, what: 'the Work applied and the deployment available' },
+  );
+  expect((await one('get configmap settings -n shop -o jsonpath={.data.color}')).stdout).toBe('blue');
+  expect((await one('get deploy web -n shop -o jsonpath={.status.availableReplicas}')).stdout).toBe('2');
+  expect(workCondition(applied, 'Applied')).toMatchObject({ status: 'False', reason: 'ManifestApplyFailed' });
+  expect(manifest(applied, 'lost', 'Applied')).toMatchObject({ status: 'False', reason: 'NamespaceNotFound' });
+  expect(manifest(applied, 'theirs', 'Applied')).toMatchObject({ status: 'False', reason: 'NotTakenOver' });
+  expect(manifest(applied, 'theirs', 'Applied')!.message).toContain('whenToTakeOver: Always');
+  expect((await one('get configmap theirs -n default -o jsonpath={.data.owner}')).stdout).toBe('someone else');
+
+  // The broken manifests taken out: Applied and Available.
+  expect((await hub('apply -f -', { input: work([namespace, settings, web]) })).code).toBe(0);
+  const good = await until(
+    async () => {
+      const w = await workStatus();
+      return workCondition(w, 'Available')?.status === 'True' && w;
+    },
+    { within: 40_000, every: 1000, what: 'the Work available' },
+  );
+  expect(workCondition(good, 'Applied')).toMatchObject({ status: 'True', reason: 'WorkApplied' });
+  expect(workCondition(good, 'Available')).toMatchObject({ status: 'True', reason: 'WorkAvailable' });
+
+  // A manifest that leaves the Work leaves the cluster; deleting the Work removes exactly what it placed.
+  expect((await hub('apply -f -', { input: work([namespace, web]) })).code).toBe(0);
+  await until(async () => (await one('get configmap settings -n shop')).code !== 0, { within: 40_000, every: 1000, what: 'the configmap removed' });
+  expect((await hub('delete work shop -n fleet-member-one')).code).toBe(0);
+  await until(async () => (await one('get ns shop')).code !== 0, { within: 40_000, every: 1000, what: 'the namespace removed' });
+  expect((await one('get appliedworks -o name')).stdout).toBe('');
+  expect((await one('get configmap theirs -n default -o name')).stdout).toBe('configmap/theirs\n');
+}, 180_000);
+
+it('shows a member whose agent stopped as Healthy Unknown, and healthy again when it is back', async () => {
+  const client = aksClient(stack.env);
+  const cluster = await client.managedClusters.get('rg-agents', 'aks-agent-1');
+  await client.managedClusters.beginCreateOrUpdateAndWait('rg-agents', 'aks-agent-1', { ...cluster, tags: { 'fleet-local-agent': 'stopped' } }, fast);
+  const unknown = await until(
+    async () => {
+      const mc = await memberCluster(hub, 'one');
+      return conditionOf(mc, 'Healthy')?.status === 'Unknown' && mc;
+    },
+    { within: 90_000, every: 1000, what: 'the member Healthy Unknown' },
+  );
+  expect(conditionOf(unknown, 'Healthy')!.reason).toBe('MemberAgentHeartbeatMissed');
+  expect(conditionOf(unknown, 'Healthy')!.message).toContain('3 heartbeats of 3 s missed');
+  await client.managedClusters.beginCreateOrUpdateAndWait('rg-agents', 'aks-agent-1', { ...cluster, tags: {} }, fast);
+  await untilJoined(hub, 'one', 40_000);
+}, 150_000);
+
+it('says so when a member cluster is deleted, and lets that member leave at once', async () => {
+  await aksClient(stack.env).managedClusters.beginDeleteAndWait('rg-agents', 'aks-agent-2', fast);
+  const gone = await until(
+    async () => {
+      const mc = await memberCluster(hub, 'two');
+      return conditionOf(mc, 'ClusterFound')?.status === 'False' && mc;
+    },
+    { within: 30_000, every: 500, what: 'the member to say its cluster is gone' },
+  );
+  expect(conditionOf(gone, 'ClusterFound')!.reason).toBe('ClusterDeleted');
+  const member = await arm(stack.env, 'GET', `${fleetPath('rg-agents', 'fleet-agents')}/members/two`);
+  expect(member.body.properties.status.lastOperationError.code).toBe('MemberClusterDeleted');
+  expect(member.body.properties.status.lastOperationError.message).toContain('no longer exists');
+  const started = Date.now();
+  await fleetClient(stack.env).fleetMembers.delete('rg-agents', 'fleet-agents', 'two', fast);
+  expect(Date.now() - started).toBeLessThan(15_000);
+  expect((await hub('get membercluster two')).code).not.toBe(0);
+}, 60_000);
+
+it('takes away what a member had placed when it leaves the fleet', async () => {
+  expect((await hub('apply -f -', { input: work([namespace, settings]) })).code).toBe(0);
+  await until(async () => (await one('get configmap settings -n shop')).code === 0, { within: 40_000, every: 1000, what: 'the Work placed' });
+  await fleetClient(stack.env).fleetMembers.delete('rg-agents', 'fleet-agents', 'one', fast);
+  expect((await one('get ns shop')).code).not.toBe(0);
+  expect((await one('get appliedworks -o name')).stdout).toBe('');
+  expect((await hub('get ns fleet-member-one')).code).not.toBe(0);
+  expect(stack.output()).toMatch(/member-agent [^\]]*\/one\] the fleet asks this member to leave: removed what 1 Work\(s\) placed/);
+}, 90_000);
