@@ -1,9 +1,12 @@
 // Member agents on the embedded stack, through kubectl: an agent per joined member heartbeats and
-// reports its cluster; Work objects created with kubectl land in the member's cluster (seen with
+// reports its cluster; the hub refuses what is not a member's own agent acting in its namespace; Work objects created with kubectl land in the member's cluster (seen with
 // kubectl on the cluster's admin kubeconfig) with their status; a stopped agent makes its member
 // Healthy Unknown; a deleted cluster is shown; a leaving member takes away what it placed.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeJwt, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
-import { arm, fast, fleetClient, fleetPath } from '../support/clients.js';
+import { arm, fast, fleetClient, fleetPath, sub1 } from '../support/clients.js';
 import { fleetWithHub, type Kubectl } from '../support/kubectl.js';
 import { aksClient, clusterKubectl, conditionOf, createCluster, getJson, joinFleet, memberCluster, untilJoined } from '../support/members.js';
 import { useStack } from '../support/stackProcess.js';
@@ -51,6 +54,79 @@ it('runs an agent per member that joins, heartbeats and reports its cluster, sho
   const wide = (await hub('get memberclusters -o wide')).stdout;
   expect(wide.split('\n')[0]).toContain('MEMBER-AGENT-LAST-SEEN');
 }, 90_000);
+
+const clusterId = (name: string) => `/subscriptions/${sub1}/resourceGroups/rg-agents/providers/Microsoft.ContainerService/managedClusters/${name}`;
+
+/** A token from the local managed-identity endpoint for a cluster's identity, as the agent gets one. */
+async function clusterToken(resource: string, cluster: string): Promise<string> {
+  const url = `${stack.env.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(resource)}&api-version=2019-08-01&mi_res_id=${encodeURIComponent(clusterId(cluster))}`;
+  const res = await fetch(url, { headers: { 'X-IDENTITY-HEADER': stack.env.IDENTITY_HEADER } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+it('refuses requests to agent endpoints without a valid token of that member, and changes nothing', async () => {
+  const fleet = await fleetClient(stack.env).fleets.get('rg-agents', 'fleet-agents');
+  const hubUrl = `https://${fleet.properties!.hubProfile!.fqdn}`;
+  const imc = (member: string) => `${hubUrl}/apis/cluster.kubernetes-fleet.io/v1/namespaces/fleet-member-${member}/internalmemberclusters/${member}`;
+  const call = async (url: string, token: string | undefined, method = 'GET', body?: unknown) => {
+    const res = await fetch(url, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/merge-patch+json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { kind: string; reason: string; message: string } };
+  };
+  const forged = { status: { properties: { 'example.com/forged': { value: 'yes' } } } };
+  const own = await clusterToken(stack.env.FLEET_API, 'aks-agent-1');
+  const claims = decodeJwt(own);
+  const saved = JSON.parse(readFileSync(join(stack.stateDir, 'arm', 'signing-key.json'), 'utf8')) as { kid: string; privateJwk: JWK };
+  const stackKey = await importJWK(saved.privateJwk, 'RS256');
+  const { privateKey: otherKey } = await generateKeyPair('RS256');
+  const sign = (key: Parameters<SignJWT['sign']>[0], patch: Record<string, unknown>) =>
+    new SignJWT({ ...claims, ...patch }).setProtectedHeader({ alg: 'RS256', kid: saved.kid }).sign(key);
+  const now = Math.floor(Date.now() / 1000);
+  const refusals: [string, string | undefined, number][] = [
+    ['no token', undefined, 401],
+    ['an expired token', await sign(stackKey, { iat: now - 7200, nbf: now - 7200, exp: now - 3600 }), 401],
+    ['a token for another audience', await clusterToken('https://management.azure.com', 'aks-agent-1'), 401],
+    ['a token from another issuer', await sign(stackKey, { iss: 'https://login.microsoftonline.com/3e1f6a2b-9c8d-4e7f-a6b5-c4d3e2f1a0b9/v2.0' }), 401],
+    ['a token signed with another key', await sign(otherKey, {}), 401],
+    ["another member's identity", await clusterToken(stack.env.FLEET_API, 'aks-agent-2'), 403],
+  ];
+  for (const [what, token, status] of refusals) {
+    for (const [method, url, body] of [
+      ['GET', imc('one'), undefined],
+      ['PATCH', `${imc('one')}/status`, forged],
+      ['GET', `${hubUrl}/apis/placement.kubernetes-fleet.io/v1/namespaces/fleet-member-one/works`, undefined],
+    ] as const) {
+      const r = await call(url, token, method, body);
+      expect([what, method, r.status, r.body.kind]).toEqual([what, method, status, 'Status']);
+    }
+  }
+  const other = await call(imc('one'), refusals[5][1]);
+  expect(other.body.message).toContain('it is the identity of member "two"');
+  // The member's own identity: its InternalMemberCluster and Works, their status, and nothing else.
+  expect((await call(imc('one'), own)).status).toBe(200);
+  for (const [method, url, body] of [
+    ['GET', imc('two'), undefined],
+    ['PATCH', `${imc('two')}/status`, forged],
+    ['PATCH', imc('one'), { spec: { state: 'Leave' } }],
+    ['GET', `${hubUrl}/api/v1/namespaces/fleet-member-one/secrets`, undefined],
+    ['GET', `${hubUrl}/api/v1/namespaces`, undefined],
+    ['GET', `${hubUrl}/apis/cluster.kubernetes-fleet.io/v1/memberclusters`, undefined],
+  ] as const) {
+    const r = await call(url, own, method, body);
+    expect([method, url, r.status]).toEqual([method, url, 403]);
+    expect(r.body.message).toContain('a member agent may only read its InternalMemberCluster and Works');
+  }
+  for (const name of ['one', 'two']) {
+    const seen = await getJson<{ spec: { state: string }; status?: { properties?: Record<string, unknown> } }>(hub, `get imc ${name} -n fleet-member-${name}`);
+    expect(seen.spec.state).toBe('Join');
+    expect(seen.status?.properties?.['example.com/forged']).toBeUndefined();
+    expect((await memberCluster(hub, name)).status?.properties?.['example.com/forged']).toBeUndefined();
+  }
+});
 
 const work = (manifests: unknown[], extra: Record<string, unknown> = {}) =>
   JSON.stringify({

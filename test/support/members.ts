@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { DefaultAzureCredential } from '@azure/identity';
 import { aks, fast, fleetClient, sub1 } from './clients.js';
-import { type Kubectl, kubectlWith } from './kubectl.js';
+import { fleetWithHub, type Kubectl, kubectlWith } from './kubectl.js';
 import { until } from './until.js';
 
 export function aksClient(env: Record<string, string>, subscriptionId = sub1) {
@@ -87,5 +87,28 @@ export async function untilJoined(k: Kubectl, name: string, within = 40_000) {
       return conditionOf(mc, 'Joined')?.status === 'True' && conditionOf(mc, 'Healthy')?.status === 'True' && mc;
     },
     { within, every: 500, what: `member ${name}'s agent to join and report healthy` },
+  );
+}
+
+/** A fleet with a hub and one joined member whose agent reports: where each identity story starts. */
+export async function joinedMember(env: Record<string, string>, rg: string): Promise<{ hub: Kubectl; clusterId: string }> {
+  const hub = await fleetWithHub(env, rg, 'fleet');
+  const clusterId = await createCluster(env, rg, 'aks-1', 1);
+  await joinFleet(env, rg, 'fleet', 'm1', clusterId);
+  await untilJoined(hub, 'm1');
+  return { hub, clusterId };
+}
+
+/** Waits until the hub accepts m1's agent again as `principal`, with a heartbeat after `since`. */
+export async function untilAccepted(hub: Kubectl, principal: string, since: number, within: number) {
+  return until(
+    async () => {
+      const mc = await memberCluster(hub, 'm1');
+      const beat = mc.status?.agentStatus?.[0]?.lastReceivedHeartbeat;
+      return (
+        mc.spec.identity.name === principal && conditionOf(mc, 'AgentIdentityAccepted')?.status === 'True' && beat && Date.parse(beat) >= since - 1000 && mc
+      );
+    },
+    { within, every: 500, what: `the agent accepted again as ${principal}` },
   );
 }
