@@ -31,6 +31,8 @@ export interface MemberAgentOptions {
 interface AgentState {
   conditions?: Condition[];
   left?: boolean;
+  /** The InternalMemberCluster as the hub last returned it. */
+  seen?: Imc;
 }
 
 type Imc = { spec?: { state?: string; heartbeatPeriodSeconds?: number }; status?: { agentStatus?: { type: string; conditions?: Condition[] }[] } };
@@ -74,16 +76,19 @@ export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
   while (!o.signal.aborted) {
     try {
       const hub = await o.hub.objects();
-      const imc = (await hub.getNamespacedCustomObject({ group, version, namespace, plural: 'internalmemberclusters', name: o.memberName })) as Imc;
+      // The state the fleet asks for: read once, then from each status write's answer (the whole
+      // object), so that a heartbeat is one write and one list of Works, not also a read.
+      const imc =
+        state.seen ?? ((await hub.getNamespacedCustomObject({ group, version, namespace, plural: 'internalmemberclusters', name: o.memberName })) as Imc);
       period = imc.spec?.heartbeatPeriodSeconds ?? period;
-      if (imc.spec?.state === 'Leave') await leave(o, hub, namespace, state, log);
-      else await heartbeat(o, hub, namespace, state, health, log);
+      state.seen = imc.spec?.state === 'Leave' ? await leave(o, hub, namespace, state, log) : await heartbeat(o, hub, namespace, state, health, log);
       if (failures || lastProblem) log(`connected again as ${o.hub.principal() ?? 'unknown principal'} after ${failures} failed attempt(s)`);
       failures = 0;
       lastProblem = '';
       await sleep(period * 1000 * (0.95 + 0.1 * random()), o.signal);
     } catch (e) {
       if (o.signal.aborted) break;
+      state.seen = undefined; // read it again: it may have changed, or be gone
       failures++;
       const why = whyRefused(e);
       // Every failure is logged once; the same one again only when it keeps going (1, 2, 4, 8... attempts).
@@ -97,7 +102,14 @@ export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
   }
 }
 
-async function heartbeat(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: string, state: AgentState, health: Health, log: (line: string) => void) {
+async function heartbeat(
+  o: MemberAgentOptions,
+  hub: CustomObjectsApi,
+  namespace: string,
+  state: AgentState,
+  health: Health,
+  log: (line: string) => void,
+): Promise<Imc> {
   const now = new Date();
   const at = timestamp(now);
   let ready = false;
@@ -125,14 +137,15 @@ async function heartbeat(o: MemberAgentOptions, hub: CustomObjectsApi, namespace
     ...(properties ?? {}),
     agentStatus: [{ type: 'MemberAgent', conditions: state.conditions, lastReceivedHeartbeat: at }],
   };
-  await hub.patchNamespacedCustomObjectStatus(
+  const seen = (await hub.patchNamespacedCustomObjectStatus(
     { group, version, namespace, plural: 'internalmemberclusters', name: o.memberName, body: { status } },
     mergePatch,
-  );
+  )) as Imc;
   if (ready) await syncWorks({ hub, cluster: o.cluster, namespace, now: () => timestamp(new Date()), log });
+  return seen;
 }
 
-async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: string, state: AgentState, log: (line: string) => void) {
+async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: string, state: AgentState, log: (line: string) => void): Promise<Imc> {
   if (!state.left) {
     const removed = await removeAllWorks({ cluster: o.cluster, namespace, now: () => timestamp(new Date()), log });
     log(`the fleet asks this member to leave: removed what ${removed} Work(s) placed`);
@@ -144,7 +157,7 @@ async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: st
     at,
   );
   state.left = true;
-  await hub.patchNamespacedCustomObjectStatus(
+  return (await hub.patchNamespacedCustomObjectStatus(
     {
       group,
       version,
@@ -154,5 +167,5 @@ async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: st
       body: { status: { agentStatus: [{ type: 'MemberAgent', conditions: state.conditions, lastReceivedHeartbeat: at }] } },
     },
     mergePatch,
-  );
+  )) as Imc;
 }

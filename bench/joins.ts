@@ -1,7 +1,6 @@
 // `npm run bench`: member joins through the embedded stack, end to end.
 // 1,000 members over 50 fleets, 100 concurrent clients; prints rates, latencies and the Table
 // Storage requests and Service Bus messages each join costs, next to Azurite's raw upsert rate.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request } from 'node:https';
@@ -12,7 +11,10 @@ import { loadSeed } from '../local/arm/world.js';
 import { ensureLocalTls } from '../local/certs.js';
 import { defaultSeedPath } from '../local/stack.js';
 import { runTrusting } from '../local/trust.js';
+import { benchHeartbeats } from './heartbeats.js';
 import { benchHub } from './hubLoad.js';
+import { benchIdentityHealing } from './identityHealing.js';
+import { startBenchStack } from './stack.js';
 
 const fleets = Number(process.env.BENCH_FLEETS ?? 50);
 const members = Number(process.env.BENCH_MEMBERS ?? 1000);
@@ -32,6 +34,15 @@ const subs = ['00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0
 // The hub: this many objects applied, read, patched and listed by 50 concurrent clients (0 skips it).
 const hubObjects = Number(process.env.BENCH_HUB_OBJECTS ?? 2000);
 const hubConcurrency = Number(process.env.BENCH_HUB_CONCURRENCY ?? 50);
+// Member agents heartbeating to one hub, at these counts (0 or empty skips it), at the default period.
+const agentCounts = (process.env.BENCH_AGENTS ?? '1000,10000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
+const heartbeatSeconds = Number(process.env.BENCH_HEARTBEAT_SECONDS ?? 15);
+const heartbeatWindow = Number(process.env.BENCH_HEARTBEAT_WINDOW ?? 60);
+// The time from a cluster's identity change to its agent being accepted again, on each automatic path (0 skips it).
+const identityHealing = process.env.BENCH_IDENTITY !== '0';
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const fmt = (n: number, d = 1) => n.toFixed(d);
@@ -51,7 +62,7 @@ const tls = ensureLocalTls(join(resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-l
 
 await runTrusting(tls, async () => {
   const seed = loadSeed(defaultSeedPath());
-  seed.managedClusters = Array.from({ length: members + warmup + oneFleet }, (_, i) => ({
+  seed.managedClusters = Array.from({ length: members + warmup + Math.max(oneFleet, ...agentCounts, 0) }, (_, i) => ({
     subscriptionId: subs[i % 2],
     resourceGroup: `rg-bench-${i % 2}`,
     name: `aks-${i}`,
@@ -63,37 +74,18 @@ await runTrusting(tls, async () => {
   const seedPath = join(mkdtempSync(join(tmpdir(), 'bench-')), 'seed.json');
   writeFileSync(seedPath, JSON.stringify(seed));
   // The stack runs as `npm start` does, in its own process; this one is only the clients.
-  const dir = resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local');
   // BENCH_PROFILE=dir writes a V8 CPU profile of each of the stack's threads there (open in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`] : [];
-  const child = spawn(process.execPath, [...profile, join(import.meta.dirname, '..', 'local', 'start.js')], {
-    // A state folder of its own, empty: the benchmark measures a stack that starts from nothing.
-    env: {
-      ...process.env,
-      FLEET_LOCAL_DIR: dir,
-      FLEET_LOCAL_STATE: mkdtempSync(join(tmpdir(), 'bench-state-')),
-      FLEET_LOCAL_BASE_PORT: '0',
+  const started = await startBenchStack(
+    {
       FLEET_LOCAL_SEED: seedPath,
-      FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet)),
+      FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet, ...agentCounts)),
+      // The member agents are simulated by this process (bench/heartbeats.ts), not run by the stack.
+      FLEET_LOCAL_AGENTS: '0',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const clientEnv = await new Promise<Record<string, string>>((ok, fail) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('# Fleet Manager is running'))
-        ok(
-          Object.fromEntries(
-            out
-              .split('\n')
-              .filter((l) => /^[A-Z_]+=/.test(l))
-              .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-          ),
-        );
-    });
-    child.on('exit', (code) => fail(new Error(`stack exited with ${code}: ${out}`)));
-  });
+    profile,
+  );
+  const { clientEnv } = started;
   const stack = {
     clientEnv,
     stats: async () =>
@@ -113,7 +105,7 @@ await runTrusting(tls, async () => {
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   // The clients share the machine's two cores with the stack, so they use node:https on kept-alive
   // connections, which costs them about half the CPU of fetch (real clients would not be here at all).
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 10 });
+  const agent = new Agent({ keepAlive: true, maxSockets: Math.max(concurrency + 10, 512) });
   /** One request; resolves once the whole response is in. */
   const call = (method: string, url: string, body?: unknown, extra: Record<string, string> = {}) =>
     new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
@@ -284,7 +276,35 @@ await runTrusting(tls, async () => {
     );
   }
 
-  child.kill('SIGINT');
-  await new Promise((r) => child.once('exit', r));
+  const base = members + warmup;
+  const clusterId = (i: number) =>
+    `/subscriptions/${subs[i % 2]}/resourceGroups/rg-bench-${i % 2}/providers/Microsoft.ContainerService/managedClusters/aks-${i}`;
+  for (const n of agentCounts) {
+    console.log(
+      await benchHeartbeats({
+        api,
+        subscriptionId: subs[0],
+        clusters: Array.from({ length: n }, (_, k) => clusterId(base + k)),
+        periodSeconds: heartbeatSeconds,
+        windowSeconds: heartbeatWindow,
+        call,
+        waitFor,
+        pool: (items, width, work) => pool(items, width, work),
+        tableRequests: async () => (await stack.stats()).tableRequests,
+        cpuMs: async () => (await stack.stats()).cpuMs,
+        tokenFor: async (c) => {
+          const r = await fetch(
+            `${clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01&mi_res_id=${encodeURIComponent(c)}`,
+            { headers: { 'X-IDENTITY-HEADER': clientEnv.IDENTITY_HEADER } },
+          );
+          return ((await r.json()) as { access_token: string }).access_token;
+        },
+        joinConcurrency: concurrency,
+      }),
+    );
+  }
+
+  await started.stop();
+  if (identityHealing) console.log(await benchIdentityHealing());
   process.exit(0);
 });

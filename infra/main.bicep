@@ -37,6 +37,12 @@ param resourceSuffix string = ''
 @description('Subscriptions (comma-separated ids) whose AKS clusters may join fleets. The app gets Reader there; this subscription is always included.')
 param memberSubscriptionIds string = ''
 
+@description('Resource group (in each member subscription) of its Microsoft.Resources.Subscriptions system topic. A subscription has at most one such topic: name an existing one here. Default: rg-fleet-events.')
+param eventTopicResourceGroup string = ''
+
+@description('Name of that system topic. Default: fleet-arm-events.')
+param eventTopicName string = ''
+
 @description('Upper bound on Function App instances.')
 param maximumInstanceCount int = 40
 
@@ -109,8 +115,19 @@ module memberReaders 'modules/subscription-reader.bicep' = [for sub in memberSub
   params: { principalId: identity.outputs.principalId }
 }]
 
-// Later parts slot in here as one module each: the Event Grid subscription that brings AKS
-// cluster events (identity changes, deletions) to the app, and the member agent's manifests.
+// ARM's events about the AKS clusters of each member subscription, to the cluster-events function.
+module clusterEvents 'modules/cluster-events.bicep' = [for sub in memberSubscriptions: {
+  scope: subscription(sub)
+  name: 'cluster-events-${token}-${sub}'
+  params: {
+    functionAppId: functionApp.outputs.id
+    functionName: 'cluster-events'
+    location: location
+    tags: tags
+    resourceGroupName: empty(eventTopicResourceGroup) ? 'rg-fleet-events' : eventTopicResourceGroup
+    topicName: empty(eventTopicName) ? 'fleet-arm-events' : eventTopicName
+  }
+}]
 
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = rg.name

@@ -45,7 +45,16 @@ export type Change =
    * `version` it is unconditional, so it belongs in a commit whose other change is conditioned on the
    * resource row that names the operation (that row and the operation are always written together).
    */
-  | { op: 'finish'; operationId: string; status: Exclude<OperationStatus, 'InProgress'>; endTime: string; error?: OperationError; version?: string };
+  | {
+      op: 'finish';
+      operationId: string;
+      status: Exclude<OperationStatus, 'InProgress'>;
+      endTime: string;
+      error?: OperationError;
+      /** What happened, when a success can happen more than one way (a member left, or was removed by force). */
+      result?: string;
+      version?: string;
+    };
 
 export interface Page<T> {
   items: T[];

@@ -92,3 +92,4 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 output url string = 'https://${app.properties.defaultHostName}'
+output id string = app.id

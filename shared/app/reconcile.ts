@@ -153,8 +153,16 @@ interface Running {
   value?: OperationRecord;
 }
 
-function finish(op: Running, status: Exclude<OperationStatus, 'InProgress'>, at: string, error?: OperationError): Change {
-  return { op: 'finish', operationId: op.id, status, endTime: at, ...(error ? { error } : {}), ...(op.version ? { version: op.version } : {}) };
+function finish(op: Running, status: Exclude<OperationStatus, 'InProgress'>, at: string, error?: OperationError, result?: string): Change {
+  return {
+    op: 'finish',
+    operationId: op.id,
+    status,
+    endTime: at,
+    ...(error ? { error } : {}),
+    ...(result ? { result } : {}),
+    ...(op.version ? { version: op.version } : {}),
+  };
 }
 
 const superseded = (op: Running, fleet: FleetCommand['fleet'], memberName?: string): OperationError => ({
@@ -289,7 +297,7 @@ async function countJoined(deps: AppDeps, fleet: FleetRecord, abortSignal?: Abor
 /** What one member command comes to, before the transaction. */
 type Outcome =
   | { kind: 'cancel'; op: Running; command: FleetCommand }
-  | { kind: 'delete'; op: Running; member: Stored<MemberRecord> }
+  | { kind: 'delete'; op: Running; member: Stored<MemberRecord>; how?: string }
   | { kind: 'settle'; op: Running; member: Stored<MemberRecord> }
   | { kind: 'join'; op: Running; member: Stored<MemberRecord>; joined?: JoinedCluster; error?: ArmError };
 
@@ -307,8 +315,9 @@ async function convergeMembers(deps: AppDeps, fleetRef: FleetCommand['fleet'], c
       else if (op.kind === 'member.delete') {
         // With a hub, the member's agent is asked to leave first (it takes away what it placed);
         // the operation goes on when it acknowledges, or when it cannot (see agentLeft).
-        if (fleet.value.hub?.ready && !(await agentLeft(deps, fleet.value, member.value, op.value?.startTime)).done) return;
-        outcomes[i] = { kind: 'delete', op, member };
+        const left = fleet.value.hub?.ready ? await agentLeft(deps, fleet.value, member.value, op.value?.startTime) : undefined;
+        if (left && !left.done) return;
+        outcomes[i] = { kind: 'delete', op, member, ...(left?.done ? { how: `The member left the fleet: ${left.how}.` } : {}) };
       } else if (op.kind === 'member.update') outcomes[i] = { kind: 'settle', op, member };
       else outcomes[i] = { kind: 'join', op, member };
     }),
@@ -328,7 +337,8 @@ async function convergeMembers(deps: AppDeps, fleetRef: FleetCommand['fleet'], c
   const changes: Change[] = [];
   for (const o of present) {
     if (o.kind === 'cancel') changes.push(finish(o.op, 'Canceled', at, superseded(o.op, o.command.fleet, o.command.memberName)));
-    else if (o.kind === 'delete') changes.push({ op: 'delete', kind: 'member', name: o.member.value.ref.memberName }, finish(o.op, 'Succeeded', at));
+    else if (o.kind === 'delete')
+      changes.push({ op: 'delete', kind: 'member', name: o.member.value.ref.memberName }, finish(o.op, 'Succeeded', at, undefined, o.how));
     else if (o.kind === 'settle') {
       const settled = o.member.value.joined ? 'Succeeded' : 'Failed';
       changes.push(replaceMember(o.member, { provisioningState: settled }), finish(o.op, 'Succeeded', at));

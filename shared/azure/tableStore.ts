@@ -38,6 +38,8 @@ interface Entity extends TableEntity {
   startTime?: string;
   endTime?: string;
   error?: string;
+  /** How a successful operation ended, when it can end more than one way. */
+  result?: string;
 }
 
 export const fleetPartitionKey = (f: FleetRef) => `${f.subscriptionId}:${f.resourceGroup}:${f.fleetName}`.toLowerCase();
@@ -92,6 +94,7 @@ function operationOf(e: Entity): OperationRecord {
   op.status = e.status as OperationStatus;
   if (e.endTime) op.endTime = e.endTime;
   if (e.error) op.error = JSON.parse(e.error) as OperationError;
+  if (e.result) op.result = e.result;
   return op;
 }
 
@@ -202,6 +205,7 @@ export function createTableStore(connection: TableConnection): FleetStore & { en
             status: c.status,
             endTime: c.endTime,
             error: c.error ? JSON.stringify(c.error) : '',
+            ...(c.result ? { result: c.result } : {}),
           };
           return ['update', columns, 'Merge', { etag: c.version ?? '*' }];
         }

@@ -109,6 +109,8 @@ export interface OperationRecord {
   startTime: string;
   endTime?: string;
   error?: OperationError;
+  /** How a successful operation ended, when that can differ (a leaving member: its agent left, or it was removed by force). */
+  result?: string;
 }
 
 export const isTerminal = (s: OperationStatus) => s !== 'InProgress';

@@ -69,6 +69,8 @@ export function operationToArm(op: OperationRecord) {
     startTime: op.startTime,
     ...(op.endTime ? { endTime: op.endTime } : {}),
     ...(op.status === 'Succeeded' ? { percentComplete: 100 } : {}),
+    // ARM's operation status has room for the operation's result in `properties`.
+    ...(op.result ? { properties: { result: op.result } } : {}),
     ...(op.error ? { error: { code: op.error.code, message: op.error.message, ...(op.error.target ? { target: op.error.target } : {}) } } : {}),
   };
 }

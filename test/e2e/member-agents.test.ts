@@ -13,7 +13,8 @@ import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
 // Heartbeats every 3 s (Azure: 15 s), so that each step shows within seconds.
-const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '3' });
+// A dead agent's member is removed after 10 s (Azure: 15 minutes).
+const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '3', FLEET_FORCE_DELETE_SECONDS: '10' });
 let hub: Kubectl;
 let one: Kubectl;
 
@@ -240,12 +241,45 @@ it('says so when a member cluster is deleted, and lets that member leave at once
   expect((await hub('get membercluster two')).code).not.toBe(0);
 }, 60_000);
 
+/** Deletes a member through the raw API and returns its operation when it ends (with the result it reports). */
+async function leave(member: string): Promise<{ status: string; properties?: { result?: string }; startTime: string; endTime: string }> {
+  const res = await arm(stack.env, 'DELETE', `${fleetPath('rg-agents', 'fleet-agents')}/members/${member}`);
+  expect(res.status).toBe(202);
+  const url = res.headers.get('azure-asyncoperation')!;
+  return until(
+    async () => {
+      const op = await arm(stack.env, 'GET', new URL(url).pathname + new URL(url).search, { apiVersion: null });
+      return op.body.status !== 'InProgress' && op.body;
+    },
+    { within: 90_000, every: 500, what: `member ${member} to leave` },
+  );
+}
+
 it('takes away what a member had placed when it leaves the fleet', async () => {
   expect((await hub('apply -f -', { input: work([namespace, settings]) })).code).toBe(0);
   await until(async () => (await one('get configmap settings -n shop')).code === 0, { within: 40_000, every: 1000, what: 'the Work placed' });
-  await fleetClient(stack.env).fleetMembers.delete('rg-agents', 'fleet-agents', 'one', fast);
+  const op = await leave('one');
+  expect(op).toMatchObject({ status: 'Succeeded', properties: { result: 'The member left the fleet: its agent left.' } });
   expect((await one('get ns shop')).code).not.toBe(0);
   expect((await one('get appliedworks -o name')).stdout).toBe('');
   expect((await hub('get ns fleet-member-one')).code).not.toBe(0);
   expect(stack.output()).toMatch(/member-agent [^\]]*\/one\] the fleet asks this member to leave: removed what 1 Work\(s\) placed/);
 }, 90_000);
+
+it('removes a member whose agent is dead after FLEET_FORCE_DELETE_SECONDS, and says so', async () => {
+  const id = await createCluster(stack.env, 'rg-agents', 'aks-agent-3', 1);
+  await joinFleet(stack.env, 'rg-agents', 'fleet-agents', 'three', id);
+  await untilJoined(hub, 'three');
+  const client = aksClient(stack.env);
+  const cluster = await client.managedClusters.get('rg-agents', 'aks-agent-3');
+  await client.managedClusters.beginCreateOrUpdateAndWait('rg-agents', 'aks-agent-3', { ...cluster, tags: { 'fleet-local-agent': 'stopped' } }, fast);
+  await until(async () => stack.output().includes('stopped the agent of') && stack.output().includes('/three: its cluster is gone or tagged'), {
+    within: 10_000,
+    what: 'the agent stopped',
+  });
+  const op = await leave('three');
+  expect(op.status).toBe('Succeeded');
+  expect(op.properties!.result).toBe('The member left the fleet: its agent did not leave within 10 s: removed by force.');
+  expect(Date.parse(op.endTime) - Date.parse(op.startTime)).toBeGreaterThanOrEqual(10_000);
+  expect((await hub('get membercluster three')).code).not.toBe(0);
+}, 120_000);

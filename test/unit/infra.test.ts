@@ -2,6 +2,7 @@
 // here, so these checks read the templates as text.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { functionDefinitions } from '../../functions/index.js';
 import { infraConfig, settings } from '../../shared/config.js';
 
 const read = (p: string) => readFileSync(p, 'utf8');
@@ -17,6 +18,8 @@ const allBicep = [
   read('infra/modules/monitoring.bicep'),
   read('infra/modules/identity.bicep'),
   read('infra/modules/subscription-reader.bicep'),
+  read('infra/modules/cluster-events.bicep'),
+  read('infra/modules/cluster-events-topic.bicep'),
 ].join('\n');
 const config = infraConfig();
 
@@ -109,5 +112,21 @@ describe('azd and the deploy guide', () => {
     const params = JSON.parse(read('infra/main.parameters.json')).parameters;
     for (const name of ['environmentName', 'location', 'apiAudience']) expect(Object.keys(params)).toContain(name);
     for (const name of Object.keys(params)) expect(main).toMatch(new RegExp(`^param ${name} `, 'm'));
+  });
+});
+
+describe('Event Grid', () => {
+  it("subscribes the Event Grid function to each member subscription's ARM events about managed clusters", () => {
+    const names = functionDefinitions.filter((d) => d.kind === 'eventGrid').map((d) => d.name);
+    expect(names).toEqual(['cluster-events']);
+    expect(main).toMatch(/module clusterEvents 'modules\/cluster-events.bicep' = \[for sub in memberSubscriptions: \{/);
+    expect(main).toContain(`functionName: '${names[0]}'`);
+    const topic = read('infra/modules/cluster-events-topic.bicep');
+    expect(topic).toContain("topicType: 'Microsoft.Resources.Subscriptions'");
+    expect(topic).toContain("endpointType: 'AzureFunction'");
+    expect(topic).toContain("resourceId: '${functionAppId}/functions/${functionName}'");
+    for (const t of ['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceDeleteSuccess']) expect(topic).toContain(`'${t}'`);
+    for (const op of ['Microsoft.ContainerService/managedClusters/write', 'Microsoft.ContainerService/managedClusters/delete'])
+      expect(topic).toContain(`'${op}'`);
   });
 });
