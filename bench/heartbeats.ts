@@ -27,7 +27,15 @@ export interface HeartbeatBenchOptions {
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 const fmt = (n: number, d = 1) => n.toFixed(d);
 
-export async function benchHeartbeats(o: HeartbeatBenchOptions): Promise<string> {
+export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<string> {
+  // A kept-alive connection the server closes as it idles (30 s) resets the request sent on it at
+  // that moment: sent once more, as a client's retry policy would.
+  const call: HeartbeatBenchOptions['call'] = (...args) =>
+    options.call(...args).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') throw e;
+      return options.call(...args);
+    });
+  const o = { ...options, call };
   const n = o.clusters.length;
   const fleetUrl = `${o.api}/subscriptions/${o.subscriptionId}/resourceGroups/rg-bench/providers/Microsoft.ContainerService/fleets/agents-${n}`;
   const created = await o.call('PUT', `${fleetUrl}?api-version=2025-03-01`, { location: 'eastus', properties: { hubProfile: { dnsPrefix: `agents${n}` } } });
@@ -35,6 +43,7 @@ export async function benchHeartbeats(o: HeartbeatBenchOptions): Promise<string>
   const fleet = JSON.parse((await o.call('GET', `${fleetUrl}?api-version=2025-03-01`)).text) as { properties: { hubProfile: { fqdn: string } } };
   const hub = `https://${fleet.properties.hubProfile.fqdn}`;
   const joinStart = performance.now();
+  let joined = 0;
   await o.pool(
     o.clusters.map((c, i) => [c, i] as const),
     o.joinConcurrency,
@@ -42,6 +51,7 @@ export async function benchHeartbeats(o: HeartbeatBenchOptions): Promise<string>
       const res = await o.call('PUT', `${fleetUrl}/members/m-${i}?api-version=2025-03-01`, { properties: { clusterResourceId } });
       if (res.status !== 201) throw new Error(`join answered ${res.status}: ${res.text}`);
       await o.waitFor(res.headers['azure-asyncoperation'] as string);
+      if (++joined % 1000 === 0) process.stderr.write(`  (heartbeat bench: ${joined} of ${n} joined, ${fmt((performance.now() - joinStart) / 1000)} s)\n`);
     },
   );
   const joinSeconds = (performance.now() - joinStart) / 1000;
@@ -90,22 +100,30 @@ export async function benchHeartbeats(o: HeartbeatBenchOptions): Promise<string>
     await sleep(Math.random() * o.periodSeconds * 1000);
     while (performance.now() < endAt) {
       const beat = performance.now();
-      const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      const w = performance.now();
-      const patched = await o.call('PATCH', `${imc(i)}/status`, statusOf(at), { ...auth, 'content-type': 'application/merge-patch+json' });
-      const wrote = performance.now() - w;
-      const listed = await o.call('GET', works(i), undefined, auth);
-      if (patched.status === 200 && listed.status === 200) {
-        if (performance.now() <= endAt) {
-          done++;
-          writes.push(wrote);
-        }
-      } else {
+      try {
+        await heartbeat(i, auth);
+      } catch (e) {
         failed++;
-        firstFailure ||= `${patched.status}/${listed.status}: ${(patched.status !== 200 ? patched.text : listed.text).slice(0, 200)}`;
+        firstFailure ||= (e as Error).message;
       }
       const next = o.periodSeconds * 1000 * (0.95 + 0.1 * Math.random()) - (performance.now() - beat);
       if (next > 0) await sleep(next);
+    }
+  };
+  const heartbeat = async (i: number, auth: Record<string, string>) => {
+    const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const w = performance.now();
+    const patched = await o.call('PATCH', `${imc(i)}/status`, statusOf(at), { ...auth, 'content-type': 'application/merge-patch+json' });
+    const wrote = performance.now() - w;
+    const listed = await o.call('GET', works(i), undefined, auth);
+    if (patched.status === 200 && listed.status === 200) {
+      if (performance.now() <= endAt) {
+        done++;
+        writes.push(wrote);
+      }
+    } else {
+      failed++;
+      firstFailure ||= `${patched.status}/${listed.status}: ${(patched.status !== 200 ? patched.text : listed.text).slice(0, 200)}`;
     }
   };
   await Promise.all(Array.from({ length: n }, (_, i) => loop(i)));

@@ -82,6 +82,9 @@ await runTrusting(tls, async () => {
       FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet, ...agentCounts)),
       // The member agents are simulated by this process (bench/heartbeats.ts), not run by the stack.
       FLEET_LOCAL_AGENTS: '0',
+      // The member-health sweep as deployed (once a minute; the stack's 5 s is for trying it out):
+      // it lists every MemberCluster of every hub on each run.
+      FLEET_MEMBER_HEALTH_SCHEDULE: '0 * * * * *',
     },
     profile,
   );

@@ -1,8 +1,8 @@
 // Member agents on the hub: who a caller is, what a member's agent may do, and what the fleet
 // records when an agent authenticates as an identity it does not know (the FAQ's identity change).
 //
-// A caller holding an app role of the API is a user (hub roles decide). A caller holding none is a
-// member agent when it acts in a `fleet-member-<name>` namespace, or when its principal is the
+// A person, or a caller holding an app role of the API, is a user (hub roles decide). An identity
+// of an application holding none is a member agent when it acts in a `fleet-member-<name>` namespace, or when its principal is the
 // identity some member records: it may read its own InternalMemberCluster and Works and write their
 // status, in its own namespace, and nothing else. An agent whose principal is not the identity the
 // member records is refused with a 403 that says so; the member records it (a MemberCluster
@@ -83,7 +83,8 @@ async function memberOfPrincipal(deps: AppDeps, hub: HubRef, principalId: string
 /** Tells users from member agents, and refuses an agent acting as a member whose identity it is not. */
 export async function identifyCaller(call: AgentCall): Promise<CallerKind> {
   const { deps, hub, caller, action } = call;
-  if (caller.roles.length > 0 || !caller.principalId) return { kind: 'user' };
+  // A person is never a member agent (cluster identities are managed identities or applications).
+  if (caller.roles.length > 0 || caller.type === 'User' || !caller.principalId) return { kind: 'user' };
   const principal = caller.principalId;
   const member = memberOfNamespace(action.namespace) ?? (action.plural === 'namespaces' ? memberOfNamespace(action.name) : undefined);
   if (member === undefined) {
@@ -300,7 +301,13 @@ export async function agentAcknowledgedLeave(deps: AppDeps, fleetArmId: string, 
   const agent = ((imc.status ?? {}) as MemberStatus).agentStatus?.find((a) => a.type === 'MemberAgent');
   if (spec.state !== 'Leave' || !agent?.conditions?.some((c) => c.type === 'Joined' && c.status === 'False')) return;
   const fleet = fleetOf(fleetArmId);
-  const row = (await deps.store.readFleet(fleet, { includeFleet: false, memberName: member })).members[0];
-  if (row?.value.provisioningState !== 'Leaving' || !row.value.lastOperationId) return;
-  await deps.queue.send({ operationId: row.value.lastOperationId, kind: 'member.delete', fleet, memberName: member }, { resend: `left.${randomUUID()}` });
+  const part = await deps.store.readFleet(fleet, { memberName: member });
+  const row = part.members[0];
+  if (row?.value.provisioningState === 'Leaving' && row.value.lastOperationId)
+    return deps.queue.send({ operationId: row.value.lastOperationId, kind: 'member.delete', fleet, memberName: member }, { resend: `left.${randomUUID()}` });
+  // The whole fleet is being deleted: its delete checks every member again, so at most one resend
+  // in 10 s (the message id repeats, and duplicate detection drops the rest).
+  const f = part.fleet?.value;
+  if (f?.provisioningState === 'Deleting' && f.lastOperationId)
+    await deps.queue.send({ operationId: f.lastOperationId, kind: 'fleet.delete', fleet }, { resend: `left.${Math.floor(Date.now() / 10_000)}` });
 }

@@ -261,6 +261,9 @@ const deleteWidth = 8;
  */
 async function deleteFleetAndMembers(deps: AppDeps, fleet: Stored<FleetRecord>, op: Running, abortSignal?: AbortSignal): Promise<void> {
   const ref = fleet.value.ref;
+  // With a hub, each member's agent is asked to leave first, by the rules of a member delete; the
+  // sweeper sends this command again until every one has left or can be removed.
+  if (fleet.value.hub?.ready && (await membersStillLeaving(deps, fleet.value, op.value?.startTime, abortSignal)) > 0) return;
   for (;;) {
     const page = await deps.store.listMembers(ref, { pageSize: deletePageSize, abortSignal });
     if (page.items.length === 0) break;
@@ -280,6 +283,20 @@ async function deleteFleetAndMembers(deps: AppDeps, fleet: Stored<FleetRecord>, 
     [{ op: 'delete', kind: 'counts', name: 'counts' }, { op: 'delete', kind: 'fleet', name: ref.fleetName }, finish(op, 'Succeeded', endTime(deps))],
     { abortSignal },
   );
+}
+
+/** How many of a deleted fleet's members have agents still to leave (each is asked to). */
+async function membersStillLeaving(deps: AppDeps, fleet: FleetRecord, startedAt: string | undefined, abortSignal?: AbortSignal): Promise<number> {
+  let waiting = 0;
+  let continuationToken: string | undefined;
+  do {
+    const page = await deps.store.listMembers(fleet.ref, { pageSize: deletePageSize, continuationToken, abortSignal });
+    await inParallel(page.items, 16, async (m) => {
+      if (!(await agentLeft(deps, fleet, m, startedAt)).done) waiting++;
+    });
+    continuationToken = page.continuationToken;
+  } while (continuationToken);
+  return waiting;
 }
 
 /** A fleet written before it kept counts: count its joined members once. */

@@ -129,11 +129,11 @@ it('refuses requests to agent endpoints without a valid token of that member, an
   }
 });
 
-const work = (manifests: unknown[], extra: Record<string, unknown> = {}) =>
+const work = (manifests: unknown[], extra: Record<string, unknown> = {}, member = 'one') =>
   JSON.stringify({
     apiVersion: 'placement.kubernetes-fleet.io/v1',
     kind: 'Work',
-    metadata: { name: 'shop', namespace: 'fleet-member-one' },
+    metadata: { name: 'shop', namespace: `fleet-member-${member}` },
     spec: { workload: { manifests }, ...extra },
   });
 const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
@@ -282,4 +282,17 @@ it('removes a member whose agent is dead after FLEET_FORCE_DELETE_SECONDS, and s
   expect(op.properties!.result).toBe('The member left the fleet: its agent did not leave within 10 s: removed by force.');
   expect(Date.parse(op.endTime) - Date.parse(op.startTime)).toBeGreaterThanOrEqual(10_000);
   expect((await hub('get membercluster three')).code).not.toBe(0);
+}, 120_000);
+
+it('asks every member to leave when its fleet is deleted, and they take away what they placed', async () => {
+  const id = await createCluster(stack.env, 'rg-agents', 'aks-agent-4', 1);
+  await joinFleet(stack.env, 'rg-agents', 'fleet-agents', 'four', id);
+  await untilJoined(hub, 'four');
+  const four = await clusterKubectl(stack.env, 'rg-agents', 'aks-agent-4');
+  expect((await hub('apply -f -', { input: work([namespace, settings], {}, 'four') })).code).toBe(0);
+  await until(async () => (await four('get configmap settings -n shop')).code === 0, { within: 40_000, every: 1000, what: 'the Work placed' });
+  await fleetClient(stack.env).fleets.delete('rg-agents', 'fleet-agents', fast);
+  expect((await four('get ns shop')).code).not.toBe(0);
+  expect((await four('get appliedworks -o name')).stdout).toBe('');
+  expect(stack.output()).toMatch(/member-agent [^\]]*\/four\] the fleet asks this member to leave: removed what 1 Work\(s\) placed/);
 }, 120_000);
