@@ -66,7 +66,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
 
   const imc = (i: number) => `${hub}/apis/cluster.kubernetes-fleet.io/v1/namespaces/fleet-member-m-${i}/internalmemberclusters/m-${i}`;
   const works = (i: number) => `${hub}/apis/placement.kubernetes-fleet.io/v1/namespaces/fleet-member-m-${i}/works`;
-  const statusOf = (at: string) => ({
+  const statusOf = (at: string, joined = 'True') => ({
     status: {
       properties: {
         'kubernetes-fleet.io/node-count': { value: '3', observationTime: at },
@@ -79,7 +79,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
           type: 'MemberAgent',
           lastReceivedHeartbeat: at,
           conditions: [
-            { type: 'Joined', status: 'True', reason: 'MemberJoined', message: 'joined', lastTransitionTime: at },
+            { type: 'Joined', status: joined, reason: joined === 'True' ? 'MemberJoined' : 'MemberLeft', message: 'joined', lastTransitionTime: at },
             { type: 'Healthy', status: 'True', reason: 'MemberHealthy', message: 'healthy', lastTransitionTime: at },
           ],
         },
@@ -87,6 +87,10 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
     },
   });
   const writes: number[] = [];
+  /** After the window, the fleet is deleted and each agent acknowledges its Leave, as the real one does. */
+  let leaving = false;
+  let stopped = false;
+  let left = 0;
   let done = 0;
   let failed = 0;
   let firstFailure = '';
@@ -98,10 +102,17 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const loop = async (i: number) => {
     const auth = { authorization: `Bearer ${tokens[i]}` };
     await sleep(Math.random() * o.periodSeconds * 1000);
-    while (performance.now() < endAt) {
+    while (!stopped) {
       const beat = performance.now();
       try {
-        await heartbeat(i, auth);
+        if ((await heartbeat(i, auth)) === 'Leave') {
+          await o.call('PATCH', `${imc(i)}/status`, statusOf(new Date().toISOString().replace(/\.\d+Z$/, 'Z'), 'False'), {
+            ...auth,
+            'content-type': 'application/merge-patch+json',
+          });
+          left++;
+          return;
+        }
       } catch (e) {
         failed++;
         firstFailure ||= (e as Error).message;
@@ -121,25 +132,36 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
         done++;
         writes.push(wrote);
       }
-    } else {
+      return (JSON.parse(patched.text) as { spec?: { state?: string } }).spec?.state;
+    }
+    if (patched.status !== 404 || !leaving) {
       failed++;
       firstFailure ||= `${patched.status}/${listed.status}: ${(patched.status !== 200 ? patched.text : listed.text).slice(0, 200)}`;
     }
+    return undefined;
   };
-  await Promise.all(Array.from({ length: n }, (_, i) => loop(i)));
+  const agents = Promise.all(Array.from({ length: n }, (_, i) => loop(i)));
+  await sleep(o.windowSeconds * 1000 + 50);
   const seconds = (performance.now() - startedAt) / 1000;
   const requests = (await o.tableRequests()) - beforeRequests;
   const cores = ((await o.cpuMs()) - beforeCpu) / 1000 / seconds;
   writes.sort((a, b) => a - b);
   const offered = n / o.periodSeconds;
   const sustained = done / o.windowSeconds;
+  // Deleting the fleet asks every member's agent to leave; the agents acknowledge within a period.
+  leaving = true;
+  const deleteStart = performance.now();
   const del = await o.call('DELETE', `${fleetUrl}?api-version=2025-03-01`);
   await o.waitFor(del.headers['azure-asyncoperation'] as string);
+  const deleteSeconds = (performance.now() - deleteStart) / 1000;
+  stopped = true;
+  await agents;
   return [
     `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s)`,
     `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
     `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms`,
     `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH + Works LIST, and the MemberCluster copy)`,
     `  CPU:             ${fmt(cores, 2)} cores of the stack`,
+    `  fleet delete:    ${fmt(deleteSeconds)} s, ${left} of ${n} agents acknowledged their Leave`,
   ].join('\n');
 }
