@@ -285,6 +285,26 @@ export class HubObjects {
     options: WriteOptions & { subresource?: 'status'; force?: boolean },
   ): Promise<{ object: KubeObject; created: boolean }> {
     if (type === 'apply') return this.apply(t, namespace, name, patch, options);
+    // As kube-apiserver does: a patch without a resourceVersion is applied to what is stored, so a
+    // write that lands between its read and its write makes it read and apply again, not fail.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.patchOnce(t, namespace, name, type, patch, options);
+      } catch (e) {
+        const raced = e instanceof HubWriteConflict || (e instanceof HubError && e.code === 409 && e.reason === 'Conflict');
+        if (!raced || attempt >= 5 || patchResourceVersion(patch) !== undefined) throw e;
+      }
+    }
+  }
+
+  private async patchOnce(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    type: Exclude<PatchType, 'apply'>,
+    patch: unknown,
+    options: WriteOptions & { subresource?: 'status'; force?: boolean },
+  ): Promise<{ object: KubeObject; created: boolean }> {
     const current = await this.read(t, namespace, name);
     if (!current) throw notFound(t.plural, t.group, name);
     const base = this.present(t, current.object);
@@ -304,11 +324,7 @@ export class HubObjects {
       throw invalid(t.kind, t.group, name, [{ field: 'metadata', message: 'Required value: the patch removed metadata', reason: 'FieldValueRequired' }]);
     // A resourceVersion in the patch is a precondition; otherwise the patch applies to what was read.
     const patched = next as KubeObject;
-    const rvInPatch =
-      isObj(patch) && isObj((patch as { metadata?: unknown }).metadata)
-        ? (patch as { metadata: { resourceVersion?: string } }).metadata.resourceVersion
-        : undefined;
-    patched.metadata.resourceVersion = rvInPatch ?? current.rv;
+    patched.metadata.resourceVersion = patchResourceVersion(patch) ?? current.rv;
     return { object: await this.update(t, namespace, name, patched, { ...options, current }), created: false };
   }
 
@@ -526,5 +542,12 @@ export class HubObjects {
 }
 
 /** How long deletions stay visible to watches (a watch from an older resourceVersion is told 410 Expired). */
+/** A merge patch's metadata.resourceVersion: a precondition (JSON patches carry none this way). */
+function patchResourceVersion(patch: unknown): string | undefined {
+  return isObj(patch) && isObj((patch as { metadata?: unknown }).metadata)
+    ? (patch as { metadata: { resourceVersion?: string } }).metadata.resourceVersion
+    : undefined;
+}
+
 export const tombstoneRetentionMs = 10 * 60 * 1000;
 export const nextRvAt = (ms: number) => String(Math.floor(ms * 1000)).padStart(16, '0');
