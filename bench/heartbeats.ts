@@ -148,6 +148,15 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   writes.sort((a, b) => a - b);
   const offered = n / o.periodSeconds;
   const sustained = done / o.windowSeconds;
+  const measured = [
+    `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s)`,
+    `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
+    `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms`,
+    `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH + Works LIST, and the MemberCluster copy)`,
+    `  CPU:             ${fmt(cores, 2)} cores of the stack`,
+  ];
+  // Printed before the fleet is deleted, so that a delete that goes wrong does not lose them.
+  process.stderr.write(`${measured.join('\n')}\n`);
   // Deleting the fleet asks every member's agent to leave; the agents acknowledge within a period.
   leaving = true;
   const deleteStart = performance.now();
@@ -156,12 +165,5 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const deleteSeconds = (performance.now() - deleteStart) / 1000;
   stopped = true;
   await agents;
-  return [
-    `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s)`,
-    `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
-    `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms`,
-    `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH + Works LIST, and the MemberCluster copy)`,
-    `  CPU:             ${fmt(cores, 2)} cores of the stack`,
-    `  fleet delete:    ${fmt(deleteSeconds)} s, ${left} of ${n} agents acknowledged their Leave`,
-  ].join('\n');
+  return [...measured, `  fleet delete:    ${fmt(deleteSeconds)} s, ${left} of ${n} agents acknowledged their Leave`].join('\n');
 }

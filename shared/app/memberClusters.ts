@@ -179,13 +179,7 @@ export async function agentLeft(
   if (spec.state === 'Leave' && agent.conditions?.some((c) => c.type === 'Joined' && c.status === 'False')) return { done: true, how: 'its agent left' };
   const waited = startedAt ? deps.now().getTime() - Date.parse(startedAt) : 0;
   if (waited >= deps.forceDeleteSeconds * 1000) return { done: true, how: `its agent did not leave within ${deps.forceDeleteSeconds} s: removed by force` };
-  if (spec.state !== 'Leave')
-    await objects.update(
-      internalMemberClusterType,
-      memberNamespace(name),
-      name,
-      { ...imc.object, spec: { ...spec, state: 'Leave' } },
-      { ...options, current: imc },
-    );
+  // A merge patch: the agent writes the status meanwhile, and a patch is applied again over it.
+  if (spec.state !== 'Leave') await objects.patch(internalMemberClusterType, memberNamespace(name), name, 'merge', { spec: { state: 'Leave' } }, options);
   return { done: false };
 }
