@@ -142,7 +142,10 @@ export function superviseAgents(options: AgentSupervisorOptions): { close(): Pro
 
   const loop = (async () => {
     while (!closed) {
-      await pass().catch((e) => log(`[member-agents] ${(e as Error).message}`));
+      // Before the function app's first start there is no hubs table yet: nothing to run.
+      await pass().catch((e) => {
+        if (!/TableNotFound/.test((e as Error).message)) log(`[member-agents] ${(e as Error).message}`);
+      });
       await new Promise((r) => setTimeout(r, options.pollMs ?? 2000));
     }
   })();
