@@ -101,7 +101,7 @@ export async function unmirrorMember(deps: AppDeps, fleet: FleetRecord, memberNa
   ] as const) {
     const current = await objects.read(t, ns, name);
     if (!current) continue;
-    // The fleet's own finalizers never hold a leaving member (the agent issue adds the Leave handshake).
+    // The fleet's own finalizers never hold a leaving member (its agent has left by now: agentLeft).
     if ((current.object.metadata.finalizers ?? []).length)
       await objects.update(t, ns, name, { ...current.object, metadata: { ...current.object.metadata, finalizers: [] } }, { ...options, current });
     await objects.delete(t, ns, name, { dryRun: false }).catch((e) => {

@@ -1,6 +1,6 @@
 // Who may do what on a hub. Callers with the API's write role change anything, readers read (the
-// same app roles as the ARM API). The member agents' confinement to their own
-// `fleet-member-<name>` namespace goes in `memberAgentScope` (the agent issue fills it in).
+// same app roles as the ARM API). Member agents are told apart and confined to their own
+// `fleet-member-<name>` namespace before this (shared/app/memberAgents.ts).
 import type { AccessPolicy } from '../domain/access.js';
 import type { Caller } from '../domain/model.js';
 import { HubError } from './status.js';
@@ -14,15 +14,6 @@ export interface HubAction {
 }
 
 const reads = new Set<HubAction['verb']>(['get', 'list', 'watch']);
-
-/**
- * The seam for member agents: a caller recognised as a member cluster's identity gets the actions
- * of its own namespace and nothing else. No caller is recognised as one yet (issue 11), so every
- * caller goes through the roles below.
- */
-export function memberAgentScope(_caller: Caller): { memberName: string } | undefined {
-  return undefined;
-}
 
 export function authorizeHub(policy: AccessPolicy, caller: Caller, action: HubAction): void {
   const write = !reads.has(action.verb);

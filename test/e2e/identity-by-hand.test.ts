@@ -32,7 +32,7 @@ describe('by hand: re-running member create, as the FAQ says', () => {
     expect(stack.output()).toMatch(/identity mismatch: "[^"]+" is not the identity fleet member "m1" records/);
     expect(stack.output()).toContain('run `az fleet member create -g rg-by-hand -f fleet -n m1 --member-cluster-id');
     // Nothing else heals it here: still locked out several heartbeats later.
-    await new Promise((r) => setTimeout(r, 10_000));
+    await new Promise((r) => setTimeout(r, 6_000));
     expect(conditionOf(await memberCluster(hub, 'm1'), 'AgentIdentityAccepted')?.status).toBe('False');
     expect((await memberCluster(hub, 'm1')).spec.identity.name).not.toBe(principal);
 

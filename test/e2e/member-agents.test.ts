@@ -14,7 +14,13 @@ import { until } from '../support/until.js';
 
 // Heartbeats every 3 s (Azure: 15 s), so that each step shows within seconds.
 // A dead agent's member is removed after 10 s (Azure: 15 minutes).
-const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '3', FLEET_FORCE_DELETE_SECONDS: '10' });
+// The sweeper re-sends a waiting delete after 5 s (locally 20 s), every 2 s, so that test is short.
+const stack = useStack({
+  FLEET_HEARTBEAT_PERIOD_SECONDS: '3',
+  FLEET_FORCE_DELETE_SECONDS: '10',
+  FLEET_STUCK_OPERATION_SECONDS: '5',
+  FLEET_SWEEP_SCHEDULE: '*/2 * * * * *',
+});
 let hub: Kubectl;
 let one: Kubectl;
 
