@@ -1,35 +1,12 @@
 // What the member agent reports about its cluster, named as KubeFleet's property provider names
 // it: the node count, and total / allocatable / available CPU and memory (available = allocatable
 // less what running pods request). KubeFleet has no property for the Kubernetes version; ours is
-// `kubernetes-fleet.io/kubernetes-version` (the API server's /version). Quantities are parsed here:
-// client-node has a parser, but its package entry does not export it.
+// `kubernetes-fleet.io/kubernetes-version` (the API server's /version).
 import { CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { parseQuantity } from '../shared/domain/quantity.js';
 
 export const nodeCountProperty = 'kubernetes-fleet.io/node-count';
 export const kubernetesVersionProperty = 'kubernetes-fleet.io/kubernetes-version';
-
-/** A Kubernetes quantity in base units (cores, bytes). */
-export function parseQuantity(q: string | undefined): number {
-  if (!q) return 0;
-  const m = /^([0-9.]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|E|Ei|P|Pi)?$/.exec(q.trim());
-  if (!m) return 0;
-  const scale: Record<string, number> = {
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-    Pi: 2 ** 50,
-    Ei: 2 ** 60,
-  };
-  return Number(m[1]) * (m[2] ? scale[m[2]] : 1);
-}
 
 const cpuQuantity = (cores: number) => `${Math.max(0, Math.round(cores * 1000))}m`;
 const memoryQuantity = (bytes: number) => `${Math.max(0, Math.floor(bytes / 1024))}Ki`;

@@ -84,6 +84,22 @@ function failureOf(e: unknown): { reason: string; message: string } {
   return { reason: 'ApplyFailed', message: (e as Error).message };
 }
 
+const readyOnceApplied = new Set([
+  'Namespace',
+  'ConfigMap',
+  'Secret',
+  'Service',
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'LimitRange',
+  'ResourceQuota',
+  'NetworkPolicy',
+  'CustomResourceDefinition',
+]);
+
 /** Whether a placed object is available, as KubeFleet judges the kinds it tracks; others count once applied. */
 function availability(o: KubernetesObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> }): {
   ok: boolean;
@@ -107,7 +123,17 @@ function availability(o: KubernetesObject & { spec?: Record<string, unknown>; st
     const have = Number(o.status?.numberAvailable ?? 0);
     return { ok: have >= want, reason: have >= want ? 'WorkloadAvailable' : 'WorkloadNotAvailable', message: `${have} of ${want} pods available` };
   }
-  return { ok: true, reason: 'NotTrackable', message: `the availability of a ${o.kind} is not tracked; it is available once applied` };
+  if (o.kind === 'Service' && (o.spec?.type as string | undefined) === 'LoadBalancer') {
+    const ingress = ((o.status?.loadBalancer as { ingress?: unknown[] } | undefined)?.ingress ?? []).length;
+    return {
+      ok: ingress > 0,
+      reason: ingress ? 'ServiceAvailable' : 'ServiceNotAvailable',
+      message: ingress ? 'the load balancer has an address' : 'the load balancer has no address yet',
+    };
+  }
+  // What KubeFleet counts as available once applied; any other kind it cannot judge ("untrackable").
+  if (readyOnceApplied.has(o.kind ?? '')) return { ok: true, reason: 'ManifestAvailable', message: `a ${o.kind} is available once applied` };
+  return { ok: true, reason: 'NotTrackable', message: `the availability of a ${o.kind} is not tracked; it counts as available once applied` };
 }
 
 export interface ApplyContext {
@@ -260,6 +286,7 @@ async function applyWork(ctx: ApplyContext, member: CustomObjects, objects: Kube
 
   const failed = manifestConditions.filter((c) => c.conditions.find((x) => x.type === 'Applied')?.status !== 'True');
   const unavailable = manifestConditions.filter((c) => c.conditions.find((x) => x.type === 'Available')?.status !== 'True');
+  const untrackable = manifestConditions.filter((c) => c.conditions.find((x) => x.type === 'Available')?.reason === 'NotTrackable');
   const describe = (list: ManifestCondition[], type: string) =>
     list
       .slice(0, 5)
@@ -287,13 +314,22 @@ async function applyWork(ctx: ApplyContext, member: CustomObjects, objects: Kube
       ? { type: 'Available', status: 'Unknown', reason: 'WorkNotApplied', message: 'not every manifest is applied', observedGeneration: generation }
       : unavailable.length
         ? { type: 'Available', status: 'False', reason: 'ManifestNotAvailable', message: describe(unavailable, 'Available'), observedGeneration: generation }
-        : {
-            type: 'Available',
-            status: 'True',
-            reason: 'WorkAvailable',
-            message: `all ${manifests.length} manifests are available`,
-            observedGeneration: generation,
-          },
+        : untrackable.length
+          ? {
+              // The fleet's rollout waits unavailablePeriodSeconds on such a Work before it counts it available.
+              type: 'Available',
+              status: 'True',
+              reason: 'WorkNotAllManifestsTrackable',
+              message: `all ${manifests.length} manifests are applied; the availability of ${untrackable.length} of them cannot be tracked`,
+              observedGeneration: generation,
+            }
+          : {
+              type: 'Available',
+              status: 'True',
+              reason: 'WorkAvailable',
+              message: `all ${manifests.length} manifests are available`,
+              observedGeneration: generation,
+            },
     at,
   );
   const status: WorkStatus = { conditions, manifestConditions };

@@ -1,5 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { missedHeartbeats, sweepMemberHealth } from '../shared/app/memberHealth.js';
+import { resyncPlacements } from '../shared/app/placementTriggers.js';
 import { sweepOperations } from '../shared/app/sweeper.js';
 import { settings } from '../shared/config.js';
 import { runtime } from '../shared/runtime.js';
@@ -24,6 +25,16 @@ export const timerFunctions: FunctionDefinition[] = [
       const rt = await runtime();
       const { unknown } = await sweepMemberHealth(rt.app);
       if (unknown) context.log(`member health: ${unknown} member(s) whose agent missed ${missedHeartbeats} heartbeats are now Healthy Unknown`);
+    },
+  },
+  {
+    kind: 'timer',
+    name: 'placement-resync',
+    schedule: `%${settings.placementResyncSchedule.name}%`,
+    handler: async (_timer: Timer, context: InvocationContext) => {
+      const rt = await runtime();
+      const { placements } = await resyncPlacements(rt.app);
+      if (placements) context.log(`placement resync: asked ${placements} placement(s) to sync`);
     },
   },
 ];

@@ -109,6 +109,8 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     [settings.stuckOperationSeconds.name]: process.env[settings.stuckOperationSeconds.name] ?? '20',
     // Member health every 5 s locally (in Azure: every minute), so a stopped agent shows within a minute.
     [settings.memberHealthSchedule.name]: process.env[settings.memberHealthSchedule.name] ?? '*/5 * * * * *',
+    // Every placement synced again each 30 s locally (in Azure: 5 minutes).
+    [settings.placementResyncSchedule.name]: process.env[settings.placementResyncSchedule.name] ?? '*/30 * * * * *',
     [settings.hubIdentityCheckSeconds.name]: process.env[settings.hubIdentityCheckSeconds.name] ?? '60',
     IDENTITY_ENDPOINT: arm.identityEndpoint,
     IDENTITY_HEADER: arm.identityHeader,

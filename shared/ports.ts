@@ -108,8 +108,9 @@ export interface CommandQueue {
   /**
    * Sends a command; its message id is the operation id, so Service Bus drops a second send of it
    * (a client's retry). `resend` names a later attempt of its own, which is not dropped.
+   * `notBefore`: delivered no sooner (a scheduled message).
    */
-  send(command: FleetCommand, options?: { abortSignal?: AbortSignal; resend?: string }): Promise<void>;
+  send(command: FleetCommand, options?: { abortSignal?: AbortSignal; resend?: string; notBefore?: Date }): Promise<void>;
 }
 
 export interface ClusterDirectory {

@@ -44,6 +44,7 @@ var appSettings = [
   { name: settingNames.stuckOperationSeconds, value: '300' }
   { name: settingNames.operationRetentionDays, value: '7' }
   { name: settingNames.memberHealthSchedule, value: '0 * * * * *' }
+  { name: settingNames.placementResyncSchedule, value: '0 */5 * * * *' }
   { name: settingNames.hubIdentityCheckSeconds, value: '60' }
   { name: settingNames.forceDeleteSeconds, value: '900' }
   { name: settingNames.heartbeatPeriodSeconds, value: '15' }

@@ -3,11 +3,15 @@
 // and their identity and fleet labels follow the ARM member; a user's label edit is carried to the
 // ARM member (the one source of truth for labels). The fleet-member namespaces and their
 // InternalMemberClusters are the fleet's and its agents'.
+import { fleetRefOfId } from '../domain/armIds.js';
+import { placementUpdateProblems } from '../domain/placement/spec.js';
 import type { WriteHooks } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
-import { HubError } from '../hub/status.js';
+import { HubError, invalid } from '../hub/status.js';
 import type { AppDeps } from './context.js';
 import { isReservedLabel, memberClusterType, setMemberLabelsFromHub, userLabels } from './memberClusters.js';
+
+const placementKinds = new Set(['ClusterResourcePlacement', 'ClusterSchedulingPolicySnapshot', 'ClusterResourceSnapshot']);
 
 const forbidden = (plural: string, name: string, why: string) =>
   new HubError(403, 'Forbidden', `${plural} "${name}" is forbidden: ${why}`, { name, group: 'cluster.kubernetes-fleet.io', kind: plural });
@@ -16,13 +20,26 @@ const fleetOwned = (labels: Record<string, string> | undefined) => Object.entrie
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export function fleetWriteHooks(deps: AppDeps, fleetArmId: string): WriteHooks {
-  const fleetName = fleetArmId.split('/')[8];
-  const resourceGroup = fleetArmId.split('/')[4];
+  const { fleetName, resourceGroup } = fleetRefOfId(fleetArmId);
   const armHint = (name: string) => `\`az fleet member ${'{'}create|delete${'}'} -g ${resourceGroup} -f ${fleetName} -n ${name}\` (fleetMembers.create/delete)`;
   return {
     guards: (t, namespace, name) =>
-      t.group === 'cluster.kubernetes-fleet.io' || (t.kind === 'Namespace' && !!name?.startsWith('fleet-member-')) || !!namespace?.startsWith('fleet-member-'),
+      t.group === 'cluster.kubernetes-fleet.io' ||
+      placementKinds.has(t.kind) ||
+      (t.kind === 'Namespace' && !!name?.startsWith('fleet-member-')) ||
+      !!namespace?.startsWith('fleet-member-'),
     async beforeWrite({ verb, t, name, before, after, subresource }) {
+      if (t.kind === 'ClusterResourcePlacement') {
+        const problems = verb === 'update' && subresource !== 'status' ? placementUpdateProblems((before as KubeObject).spec, (after as KubeObject).spec) : [];
+        if (problems.length) throw invalid(t.kind, t.group, name, problems);
+        return;
+      }
+      if (placementKinds.has(t.kind))
+        throw new HubError(403, 'Forbidden', `${t.plural} "${name}" is forbidden: the fleet's scheduler writes ${t.kind}s; read them to see each decision`, {
+          name,
+          group: t.group,
+          kind: t.plural,
+        });
       if (t.kind === 'Namespace' || (t.kind !== 'MemberCluster' && t.kind !== 'InternalMemberCluster')) {
         if (t.kind === 'Namespace' && verb !== 'update')
           throw forbidden(

@@ -11,7 +11,7 @@
 // confirms, the worker records the new identity (a `member.refresh` command, the path Event Grid
 // events and `az fleet member create` take too); a token alone never changes what the fleet trusts.
 import { randomUUID } from 'node:crypto';
-import { parseResourceId } from '../domain/armIds.js';
+import { fleetRefOfId } from '../domain/armIds.js';
 import { clusterPrincipal, parseMemberClusterId } from '../domain/membership.js';
 import type { Caller, MemberRecord } from '../domain/model.js';
 import type { HubAction } from '../hub/access.js';
@@ -22,6 +22,7 @@ import { HubError } from '../hub/status.js';
 import { type HubRef, HubWriteConflict, type StoredObject } from '../hub/store.js';
 import type { AppDeps } from './context.js';
 import { internalMemberClusterType, memberClusterType, memberNamespace } from './memberClusters.js';
+import { memberChanges, onMemberChange } from './placementTriggers.js';
 
 /** With the ARM check off, how often a mismatch is recorded again (the principal seen, and when). */
 const identityRecordIntervalMs = 60_000;
@@ -40,10 +41,7 @@ export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; mem
 
 const memberOfNamespace = (ns: string | undefined) => (ns?.startsWith('fleet-member-') ? ns.slice('fleet-member-'.length) : undefined);
 
-function fleetOf(fleetArmId: string) {
-  const id = parseResourceId(fleetArmId)!;
-  return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, fleetName: id.name };
-}
+const fleetOf = fleetRefOfId;
 
 const forbidden = (action: HubAction, who: string, why: string) => {
   const what = action.name ? `${action.plural} "${action.name}" is forbidden` : `${action.plural} is forbidden`;
@@ -202,27 +200,27 @@ export async function updateMemberClusterStatus(
   member: string,
   mutate: (status: MemberStatus, object: KubeObject) => MemberStatus,
   current?: StoredObject,
-): Promise<void> {
+): Promise<KubeObject | undefined> {
   const objects = new HubObjects({ store: deps.hubStore, now: deps.now }, hub);
   let stored = current;
   for (let attempt = 0; attempt < 4; attempt++) {
     stored ??= await objects.read(memberClusterType, undefined, member);
-    if (!stored) return;
+    if (!stored) return undefined;
     const status = mutate((stored.object.status ?? {}) as MemberStatus, stored.object);
     try {
-      await objects.update(
+      return await objects.update(
         memberClusterType,
         undefined,
         member,
         { ...stored.object, status },
         { dryRun: false, fieldManager: 'fleet-manager', subresource: 'status', current: stored },
       );
-      return;
     } catch (e) {
       if (!(e instanceof HubWriteConflict || (e instanceof HubError && e.code === 409)) || attempt === 3) throw e;
       stored = undefined;
     }
   }
+  return undefined;
 }
 
 /**
@@ -245,7 +243,7 @@ export async function copyAgentStatus(
   const at = timestamp(deps.now());
   const agent = reported.agentStatus?.find((a) => a.type === 'MemberAgent');
   const agentCondition = (type: string) => agent?.conditions?.find((c) => c.type === type);
-  await updateMemberClusterStatus(
+  const after = await updateMemberClusterStatus(
     deps,
     hub,
     member,
@@ -282,6 +280,9 @@ export async function copyAgentStatus(
     },
     memberCluster,
   );
+  // Joined, recovered, left, new properties: the placements that can take or must drop the member look again.
+  const changes = memberChanges(memberCluster.object, after);
+  if (changes.length) await onMemberChange(deps, fleetOf(fleetArmId), hub, member, changes);
 }
 
 async function clearIdentityIssue(deps: AppDeps, fleetArmId: string, member: string): Promise<void> {

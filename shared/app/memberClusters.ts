@@ -3,7 +3,7 @@
 // InternalMemberCluster (state Join). The ARM member record is the one source of truth for labels
 // and identity; the worker writes this view from it on every member operation (level-triggered, so
 // a write lost halfway is repaired by the next one), and the hub sends label edits back to it.
-import { type FleetRef, fleetId } from '../domain/armIds.js';
+import { fleetId, fleetRefOfId } from '../domain/armIds.js';
 import type { FleetRecord, MemberRecord } from '../domain/model.js';
 import { reservedLabelPrefixes } from '../domain/requests.js';
 import { builtInTypes, type KubeObject, namespaceType, type ResourceType } from '../hub/kinds.js';
@@ -11,6 +11,7 @@ import { HubObjects, keyOf } from '../hub/objects.js';
 import { HubError } from '../hub/status.js';
 import { HubWriteConflict } from '../hub/store.js';
 import { type AppDeps, newETag } from './context.js';
+import { memberChanges, onMemberChange } from './placementTriggers.js';
 
 export const memberClusterType = builtInTypes.find((t) => t.kind === 'MemberCluster')!;
 export const internalMemberClusterType = builtInTypes.find((t) => t.kind === 'InternalMemberCluster')!;
@@ -34,22 +35,29 @@ export const userLabels = (labels: Record<string, string> | undefined) => Object
 const options = { dryRun: false, fieldManager: manager };
 
 /** Creates `t/name` as `desired`, or brings what is there to it (keeping what others own: status, taints, finalizers). */
-async function converge(objects: HubObjects, t: ResourceType, namespace: string | undefined, desired: KubeObject, merge: (current: KubeObject) => KubeObject) {
+/** Returns what was there before (undefined: it was created) and what is there now. */
+async function converge(
+  objects: HubObjects,
+  t: ResourceType,
+  namespace: string | undefined,
+  desired: KubeObject,
+  merge: (current: KubeObject) => KubeObject,
+): Promise<{ before?: KubeObject; after?: KubeObject }> {
   const key = keyOf(t, namespace, desired.metadata.name!);
   for (let attempt = 0; attempt < 3; attempt++) {
     const stored = await objects.deps.store.get(objects.hub, key);
     const current = stored && !stored.deleted ? stored : undefined;
     try {
-      if (!current) await objects.create(t, namespace, desired, { ...options, existing: stored ?? null });
+      if (!current) return { after: await objects.create(t, namespace, desired, { ...options, existing: stored ?? null }) };
       // Going away (the member is leaving): left be.
-      else if (current.object.metadata.deletionTimestamp) return;
-      else await objects.update(t, namespace, desired.metadata.name!, merge(current.object), { ...options, current });
-      return;
+      if (current.object.metadata.deletionTimestamp) return { before: current.object, after: current.object };
+      return { before: current.object, after: await objects.update(t, namespace, desired.metadata.name!, merge(current.object), { ...options, current }) };
     } catch (e) {
       const lost = e instanceof HubWriteConflict || (e instanceof HubError && e.code === 409);
       if (!lost || attempt === 2) throw e;
     }
   }
+  throw new Error('unreachable');
 }
 
 /** Writes the hub's view of a joined member: its namespace, InternalMemberCluster and MemberCluster. */
@@ -83,11 +91,13 @@ export async function mirrorMember(deps: AppDeps, fleet: FleetRecord, member: Me
     metadata: { name, labels, annotations },
     spec: { identity, heartbeatPeriodSeconds },
   };
-  await converge(objects, memberClusterType, undefined, mc, (c) => ({
+  const { before, after } = await converge(objects, memberClusterType, undefined, mc, (c) => ({
     ...c,
     metadata: { ...c.metadata, labels, annotations: { ...(c.metadata.annotations ?? {}), ...annotations } },
     spec: { ...(c.spec as object), identity, heartbeatPeriodSeconds },
   }));
+  // Relabelled on ARM: the placements that select by labels look again (a new member waits for its agent's Joined).
+  if (before) await onMemberChange(deps, fleet.ref, objects.hub, name, memberChanges(before, after));
 }
 
 /** Removes the hub's view of a member that left: its MemberCluster, and its namespace with what is in it. */
@@ -108,6 +118,8 @@ export async function unmirrorMember(deps: AppDeps, fleet: FleetRecord, memberNa
       if (!(e instanceof HubError && e.code === 404)) throw e;
     });
   }
+  // Gone from the fleet: every placement holding it lets it go (and PickN picks another).
+  await onMemberChange(deps, fleet.ref, objects.hub, memberName, ['left']);
 }
 
 /**
@@ -116,8 +128,7 @@ export async function unmirrorMember(deps: AppDeps, fleet: FleetRecord, memberNa
  * MemberCluster to it.
  */
 export async function setMemberLabelsFromHub(deps: AppDeps, fleetArmId: string, memberName: string, labels: Record<string, string>): Promise<void> {
-  const parts = fleetArmId.split('/');
-  const ref: FleetRef = { subscriptionId: parts[2], resourceGroup: parts[4], fleetName: parts[8] };
+  const ref = fleetRefOfId(fleetArmId);
   const { members } = await deps.store.readFleet(ref, { includeFleet: false, memberName });
   const member = members[0];
   if (!member)

@@ -9,7 +9,7 @@
 // the counts). A fleet command is converged on its own, between them.
 import { chunks, inParallel } from '../batches.js';
 import { fleetId, memberId } from '../domain/armIds.js';
-import { type FleetCommand, fleetCommandSchema } from '../domain/commands.js';
+import { type FleetCommand, fleetCommandSchema, isNotification } from '../domain/commands.js';
 import { ArmError } from '../domain/errors.js';
 import type { FleetHub } from '../domain/hubProfile.js';
 import { checkJoin, memberLimitReached, parseMemberClusterId } from '../domain/membership.js';
@@ -29,6 +29,7 @@ import { HubObjects } from '../hub/objects.js';
 import { type Change, ConcurrencyError, type FleetPartition, maxChangesPerCommit, type Stored } from '../ports.js';
 import { type AppDeps, newETag } from './context.js';
 import { agentLeft, mirrorMember, unmirrorMember } from './memberClusters.js';
+import { syncPlacement } from './placements.js';
 import { refreshMember } from './refresh.js';
 
 export interface Delivery {
@@ -83,7 +84,7 @@ export async function handleFleetCommands(
     if (parsed.success) commands.push({ command: parsed.data, deliveryCount: m.deliveryCount });
     else poison.push(parsed.error.issues[0]?.message ?? 'invalid');
   }
-  for (const run of runsOf(commands.filter((c) => c.command.kind !== 'member.refresh'))) {
+  for (const run of runsOf(commands.filter((c) => !isNotification(c.command)))) {
     try {
       if (run[0].command.memberName === undefined) await convergeFleet(deps, run[0].command, options.abortSignal);
       else
@@ -108,6 +109,9 @@ export async function handleFleetCommands(
   }
   // Refreshes after the batch's operations: a member an operation just settled is read once more.
   for (const r of commands.filter((c) => c.command.kind === 'member.refresh')) await refreshMember(deps, r.command, options.abortSignal);
+  // Then placements, each once however many changes asked for it: they read the members as just settled.
+  const placements = new Map(commands.filter((c) => c.command.kind === 'placement.sync').map((c) => [c.command.placementName ?? '', c.command]));
+  for (const command of placements.values()) await syncPlacement(deps, command, options.abortSignal);
   // Retrying cannot fix a malformed message; throwing (after the rest of the batch is done) lets
   // Service Bus dead-letter it after maxDeliveryCount attempts, with this error in the log. The
   // good commands delivered with it come back too, and find their operations ended.

@@ -32,6 +32,7 @@ export function createCommandQueue(client: ServiceBusClient): CommandQueue & { c
           sessionId: sessionIdOf(command.fleet),
           contentType: 'application/json',
           subject: command.kind,
+          ...(options.notBefore ? { scheduledEnqueueTimeUtc: options.notBefore } : {}),
         },
         { abortSignal: options.abortSignal },
       );

@@ -80,6 +80,13 @@ export function parseResourceId(id: string): ResourceId | undefined {
   return { subscriptionId: subscriptionId.toLowerCase(), resourceGroup, provider, type, name };
 }
 
+/** The fleet an ARM fleet id names (ids as the fleet itself wrote them). */
+export function fleetRefOfId(id: string): FleetRef {
+  const r = parseResourceId(id);
+  if (!r) throw new Error(`not a fleet id: ${id}`);
+  return { subscriptionId: r.subscriptionId, resourceGroup: r.resourceGroup, fleetName: r.name };
+}
+
 export const resourceTypeOf = (id: ResourceId) => `${id.provider}/${id.type}`;
 
 /** ARM compares ids without regard to case; this is the form we key storage on. */

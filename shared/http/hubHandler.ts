@@ -5,12 +5,15 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { fleetWriteHooks } from '../app/hubPolicy.js';
 import { agentAcknowledgedLeave, authorizeAgent, copyAgentStatus, identifyCaller } from '../app/memberAgents.js';
+import { parentLabel } from '../app/placements.js';
+import { onHubWrite, onMemberChange, requestPlacementSync } from '../app/placementTriggers.js';
+import { fleetRefOfId } from '../domain/armIds.js';
 import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
 import { type HubCall, type HubResult, handleHubCall, targetOf } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
 import { HubError, statusBody } from '../hub/status.js';
-import { HubGone } from '../hub/store.js';
+import { HubGone, type HubRef } from '../hub/store.js';
 import { type Runtime, runtime } from '../runtime.js';
 
 /** kube-apiserver's request limit (3 MiB); objects themselves stop at 1.5 MiB (objects.ts). */
@@ -104,6 +107,24 @@ function streamOf(events: AsyncIterable<unknown>, abort: AbortController, contex
   });
 }
 
+/** After a write: the placements it can affect are asked to sync (an agent's Work report moves its placement's rollout on). */
+async function askPlacements(rt: Runtime, fleetArmId: string, hub: HubRef, caller: 'user' | 'agent', action: HubAction, body: KubeObject) {
+  const fleet = fleetRefOfId(fleetArmId);
+  const [plural, subresource] = action.plural.split('/');
+  if (caller === 'agent') {
+    const parent = body?.metadata?.labels?.[parentLabel];
+    if (plural === 'works' && subresource === 'status' && parent) await requestPlacementSync(rt.app, fleet, [parent]);
+    return;
+  }
+  if (subresource) return;
+  if (action.group === 'cluster.kubernetes-fleet.io') {
+    if (plural === 'memberclusters' && action.name) await onMemberChange(rt.app, fleet, hub, action.name, ['labels', 'taints']);
+    return;
+  }
+  const object = body?.kind && body.kind !== 'Status' && !body.kind.endsWith('List') && !body.metadata?.deletionTimestamp ? body : undefined;
+  await onHubWrite(rt.app, fleet, hub, { group: action.group, plural, namespace: action.namespace, name: action.name, object });
+}
+
 export function hubHandler() {
   return async (req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     try {
@@ -150,6 +171,11 @@ export function hubHandler() {
         await copyAgentStatus(rt.app, hub, record.fleetId, who.member, result.body as KubeObject, who.memberCluster);
         await agentAcknowledgedLeave(rt.app, record.fleetId, who.member, result.body as KubeObject);
       }
+      if (!('events' in result) && req.method !== 'GET' && result.status < 300 && !dryRun(url))
+        await askPlacements(rt, record.fleetId, hub, who.kind, action, result.body as KubeObject).catch((e) =>
+          // The write stands; the placement resync timer brings the placements up to it.
+          context.warn(`hub ${name}: could not ask the placements a write affects to sync: ${(e as Error).message}`),
+        );
       if ('events' in result)
         return { status: 200, headers: { 'content-type': jsonType, 'cache-control': 'no-cache, private' }, body: streamOf(result.events, abort, context) };
       return respond(result.status, result.body, result.contentType ?? jsonType, { 'cache-control': 'no-cache, private', ...(result.headers ?? {}) });

@@ -1,6 +1,7 @@
 // The resource types a hub serves: the built-in kinds kubectl knows, the fleet's own kinds, and
 // (built from CustomResourceDefinitions at request time) custom ones. Plain data: discovery,
 // routing, printing and patching all read it.
+import { parseOverrideSpec, parsePlacementSpec } from '../domain/placement/spec.js';
 
 export interface Column {
   name: string;
@@ -428,7 +429,42 @@ const fleetKinds: ResourceType[] = [
       { name: 'Applied', type: 'string', cell: (o) => conditionStatus(o, 'ClusterResourcePlacementApplied') ?? '' },
       { name: 'Available', type: 'string', cell: (o) => conditionStatus(o, 'ClusterResourcePlacementAvailable') ?? '' },
     ],
-    validate: structural({ spec: 'object', 'spec.resourceSelectors': 'array', 'spec.policy': 'object', 'spec.strategy': 'object' }),
+    validate: (o) => {
+      const r = parsePlacementSpec(o.spec);
+      return r.ok ? [] : r.problems;
+    },
+  },
+  // The scheduler's and the snapshotter's records (anchors §3.3): the fleet writes them, users read them.
+  {
+    group: 'placement.kubernetes-fleet.io',
+    version: 'v1',
+    kind: 'ClusterSchedulingPolicySnapshot',
+    plural: 'clusterschedulingpolicysnapshots',
+    singular: 'clusterschedulingpolicysnapshot',
+    namespaced: false,
+    status: true,
+    categories: ['fleet', 'fleet-placement'],
+    columns: [
+      { name: 'Placement', type: 'string', cell: (o) => o.metadata.labels?.['kubernetes-fleet.io/parent-CRP'] ?? '' },
+      { name: 'Latest', type: 'string', cell: (o) => o.metadata.labels?.['kubernetes-fleet.io/is-latest-snapshot'] ?? '' },
+      { name: 'Scheduled', type: 'string', cell: (o) => conditionStatus(o, 'Scheduled') ?? '' },
+    ],
+  },
+  {
+    group: 'placement.kubernetes-fleet.io',
+    version: 'v1',
+    kind: 'ClusterResourceSnapshot',
+    plural: 'clusterresourcesnapshots',
+    singular: 'clusterresourcesnapshot',
+    namespaced: false,
+    status: true,
+    categories: ['fleet', 'fleet-placement'],
+    columns: [
+      { name: 'Placement', type: 'string', cell: (o) => o.metadata.labels?.['kubernetes-fleet.io/parent-CRP'] ?? '' },
+      { name: 'Index', type: 'string', cell: (o) => o.metadata.labels?.['kubernetes-fleet.io/resource-index'] ?? '' },
+      { name: 'Latest', type: 'string', cell: (o) => o.metadata.labels?.['kubernetes-fleet.io/is-latest-snapshot'] ?? '' },
+      { name: 'Resources', type: 'integer', cell: (o) => ((get(o, 'spec', 'selectedResources') as unknown[] | undefined) ?? []).length },
+    ],
   },
   {
     group: 'placement.kubernetes-fleet.io',
@@ -439,7 +475,10 @@ const fleetKinds: ResourceType[] = [
     namespaced: false,
     status: false,
     categories: ['fleet', 'fleet-policy'],
-    validate: structural({ spec: 'object', 'spec.clusterResourceSelectors': 'array', 'spec.policy': 'object' }),
+    validate: (o) => {
+      const r = parseOverrideSpec('ClusterResourceOverride', o.spec);
+      return r.ok ? [] : r.problems;
+    },
   },
   {
     group: 'placement.kubernetes-fleet.io',
@@ -450,7 +489,10 @@ const fleetKinds: ResourceType[] = [
     namespaced: true,
     status: false,
     categories: ['fleet', 'fleet-policy'],
-    validate: structural({ spec: 'object', 'spec.resourceSelectors': 'array', 'spec.policy': 'object' }),
+    validate: (o) => {
+      const r = parseOverrideSpec('ResourceOverride', o.spec);
+      return r.ok ? [] : r.problems;
+    },
   },
   {
     group: 'placement.kubernetes-fleet.io',
