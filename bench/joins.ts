@@ -14,6 +14,8 @@ import { runTrusting } from '../local/trust.js';
 import { benchHeartbeats } from './heartbeats.js';
 import { benchHub } from './hubLoad.js';
 import { benchIdentityHealing } from './identityHealing.js';
+import { benchPlacements } from './placements.js';
+import { benchScheduler } from './scheduler.js';
 import { startBenchStack } from './stack.js';
 
 const fleets = Number(process.env.BENCH_FLEETS ?? 50);
@@ -43,6 +45,9 @@ const heartbeatSeconds = Number(process.env.BENCH_HEARTBEAT_SECONDS ?? 15);
 const heartbeatWindow = Number(process.env.BENCH_HEARTBEAT_WINDOW ?? 60);
 // The time from a cluster's identity change to its agent being accepted again, on each automatic path (0 skips it).
 const identityHealing = process.env.BENCH_IDENTITY !== '0';
+// Placements: apply → Applied on BENCH_PLACEMENT_APPLY_MEMBERS, one change → every Work of BENCH_PLACEMENT_MEMBERS (0 skips both).
+const placementMembers = Number(process.env.BENCH_PLACEMENT_MEMBERS ?? 1000);
+const placementApplyMembers = Number(process.env.BENCH_PLACEMENT_APPLY_MEMBERS ?? 200);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const fmt = (n: number, d = 1) => n.toFixed(d);
@@ -61,8 +66,10 @@ async function pool<T>(items: T[], width: number, work: (item: T) => Promise<voi
 const tls = ensureLocalTls(join(resolve(process.env.FLEET_LOCAL_DIR ?? '.fleet-local'), 'tls'));
 
 await runTrusting(tls, async () => {
+  console.log(benchScheduler());
   const seed = loadSeed(defaultSeedPath());
-  seed.managedClusters = Array.from({ length: members + warmup + Math.max(oneFleet, ...agentCounts, 0) }, (_, i) => ({
+  const placementBase = members + warmup + Math.max(oneFleet, ...agentCounts, 0);
+  seed.managedClusters = Array.from({ length: placementBase + (placementMembers ? placementMembers + placementApplyMembers : 0) }, (_, i) => ({
     subscriptionId: subs[i % 2],
     resourceGroup: `rg-bench-${i % 2}`,
     name: `aks-${i}`,
@@ -306,6 +313,31 @@ await runTrusting(tls, async () => {
       }),
     );
   }
+
+  if (placementMembers)
+    console.log(
+      await benchPlacements({
+        api,
+        subscriptionId: subs[0],
+        clusters: Array.from({ length: placementApplyMembers + placementMembers }, (_, k) => clusterId(placementBase + k)),
+        applyMembers: placementApplyMembers,
+        fanOut: placementMembers,
+        periodSeconds: heartbeatSeconds,
+        call,
+        waitFor,
+        pool: (items, width, work) => pool(items, width, work),
+        tableRequests: async () => (await stack.stats()).tableRequests,
+        tokenFor: async (c) => {
+          const r = await fetch(
+            `${clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01&mi_res_id=${encodeURIComponent(c)}`,
+            { headers: { 'X-IDENTITY-HEADER': clientEnv.IDENTITY_HEADER } },
+          );
+          return ((await r.json()) as { access_token: string }).access_token;
+        },
+        joinConcurrency: concurrency,
+        clientEnv,
+      }),
+    );
 
   await started.stop();
   if (identityHealing) console.log(await benchIdentityHealing());

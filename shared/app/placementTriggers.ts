@@ -115,17 +115,33 @@ export interface HubWrite {
   object?: KubeObject;
 }
 
+// Every user write asks which placements it affects: the hub's placements are remembered for 2 s
+// (dropped at once when this process writes one), so a burst of writes costs one list, not one each.
+// A placement another instance just created misses at most 2 s of changes; its own sync reads them all.
+const recent = new Map<string, { at: number; items: KubeObject[] }>();
+const recentMs = 2000;
+
+async function recentPlacements(deps: AppDeps, hub: HubRef): Promise<KubeObject[]> {
+  const hit = recent.get(hub.table);
+  if (hit && Date.now() - hit.at < recentMs) return hit.items;
+  const items = await placements(deps, hub);
+  if (recent.size > 1000) recent.clear();
+  recent.set(hub.table, { at: Date.now(), items });
+  return items;
+}
+
 /** The placements a user's write to a hub object can affect. */
 export async function placementsForWrite(deps: AppDeps, hub: HubRef, write: HubWrite): Promise<string[]> {
-  const all = await placements(deps, hub);
   if (write.group === placementGroup) {
-    if (write.plural === 'clusterresourceplacements') return write.name ? [write.name] : all.map((p) => p.metadata.name!);
-    if (write.plural === 'clusterresourceoverrides' || write.plural === 'resourceoverrides') {
-      const bound = (write.object?.spec as { placement?: { name?: string } } | undefined)?.placement?.name;
-      return bound ? all.filter((p) => p.metadata.name === bound).map((p) => p.metadata.name!) : all.map((p) => p.metadata.name!);
-    }
+    recent.delete(hub.table);
+    if (write.plural === 'clusterresourceplacements' && write.name) return [write.name];
+    const bound = (write.object?.spec as { placement?: { name?: string } } | undefined)?.placement?.name;
+    if (bound) return [bound];
+    if (write.plural === 'clusterresourceplacements' || write.plural === 'clusterresourceoverrides' || write.plural === 'resourceoverrides')
+      return (await placements(deps, hub)).map((p) => p.metadata.name!);
     return [];
   }
+  const all = await recentPlacements(deps, hub);
   if (!all.length) return [];
   const objects = new HubObjects({ store: deps.hubStore, now: deps.now }, hub);
   const kind = write.object?.kind ?? (await objects.allTypes()).find((t) => t.group === write.group && t.plural === write.plural)?.kind;

@@ -280,10 +280,11 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
   );
 
   // ---- status
+  const decisionOf = new Map(decision.decisions.map((d) => [d.clusterName, d]));
+  const waiting = new Set(plan.waiting);
   const members: MemberReport[] = decision.selected.map((m) => {
     const o = outcomes.get(m)!;
     const object = written.get(m) ?? current.get(m)?.stored.object;
-    const decisionOf = decision.decisions.find((d) => d.clusterName === m);
     let work: WorkReport | undefined;
     if (object) {
       const status = (object.status ?? {}) as { conditions?: Condition[]; manifestConditions?: WorkReport['manifestConditions'] };
@@ -304,9 +305,9 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
     }
     return {
       name: m,
-      scheduledReason: decisionOf?.reason ?? '',
+      scheduledReason: decisionOf.get(m)?.reason ?? '',
       overrides: { ...o.applied, ...(o.error ? { error: o.error } : {}) },
-      waiting: plan.waiting.includes(m),
+      waiting: waiting.has(m),
       ...(work ? { work } : {}),
     };
   });

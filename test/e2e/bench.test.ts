@@ -20,9 +20,12 @@ it('a join costs at most 6 Table Storage requests, 1 Service Bus message and 1 A
       BENCH_HEARTBEAT_WINDOW: '8',
       // The identity-change timings start stacks of their own at the default period; the e2e tests time them too.
       BENCH_IDENTITY: '0',
+      BENCH_PLACEMENT_MEMBERS: '20',
+      BENCH_PLACEMENT_APPLY_MEMBERS: '5',
+      BENCH_SCHEDULER_MEMBERS: '500',
       FLEET_LOCAL_DIR: process.env.FLEET_TEST_DIR,
     },
-    timeout: 130_000,
+    timeout: 160_000,
   });
   expect(stdout).toContain('members joined:                 60 over 3 fleets');
   expect(stdout).toContain('after 20 joins to warm up');
@@ -67,4 +70,10 @@ it('a join costs at most 6 Table Storage requests, 1 Service Bus message and 1 A
   expect(perHeartbeat).toBeGreaterThanOrEqual(5.5);
   expect(perHeartbeat).toBeLessThanOrEqual(6.5);
   expect(stdout).not.toMatch(/failed \(first:/);
-}, 150_000);
+  // Placements: the scheduler's numbers, a placement applied on every member, and a change reaching every Work.
+  expect(stdout).toMatch(/PickN 100, spread over 6 regions, affinity \+ property sorter: +median \d+\.\d ms/);
+  expect(stdout).toMatch(/apply → Applied: +\d+\.\d s/);
+  expect(stdout).toMatch(/one change → Works: 20 of 20 members' Works updated, p50 \/ p99 \/ max \d+ \/ \d+ \/ \d+ ms/);
+  const perMember = Number(/(\d+\.\d+) Table Storage requests a member for that rollout/.exec(stdout)![1]);
+  expect(perMember).toBeGreaterThan(0);
+}, 180_000);

@@ -186,7 +186,8 @@ describe('verbs', () => {
   });
 
   it('watches: get -w streams events at once, wait sees a condition, delete waits for finalizers', async () => {
-    const watching = k('get cm -n shop -w --output-watch-events', { timeoutMs: 8000 });
+    // Ended by its timeout: long enough for the two writes below on a busy machine (CI runs two files at once).
+    const watching = k('get cm -n shop -w --output-watch-events', { timeoutMs: 14_000 });
     await new Promise((r) => setTimeout(r, 2500));
     await ok('apply -f -', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched, namespace: shop}\ndata: {k: v}\n');
     await new Promise((r) => setTimeout(r, 1500));

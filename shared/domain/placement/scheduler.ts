@@ -104,16 +104,45 @@ function affinityScores(policy: PlacementPolicy, candidates: Candidate[]): Map<s
   return scores;
 }
 
-/** The skew over one constraint's domains if `extra` joined `picked` (domains: every value the candidates carry). */
-function skewWith(constraint: TopologySpreadConstraint, domains: string[], picked: Candidate[], extra: Candidate | undefined): number {
-  if (!domains.length) return 0;
-  const counts = new Map(domains.map((d) => [d, 0]));
-  for (const c of extra ? [...picked, extra] : picked) {
-    const d = c.labels[constraint.topologyKey];
-    if (d !== undefined) counts.set(d, (counts.get(d) ?? 0) + 1);
+/**
+ * Picked members per domain of one constraint's topology key (domains: every value the candidates
+ * carry), kept as picks are made so that the skew a candidate would cause costs O(1), not a recount:
+ * the scheduler asks it of every candidate for every pick.
+ */
+class Spread {
+  private counts = new Map<string, number>();
+  private max = 0;
+  private min = 0;
+  private atMin = 0;
+  constructor(
+    readonly constraint: TopologySpreadConstraint,
+    domains: string[],
+  ) {
+    for (const d of domains) this.counts.set(d, 0);
+    this.atMin = domains.length;
   }
-  const n = [...counts.values()];
-  return Math.max(...n) - Math.min(...n);
+  get skew() {
+    return this.counts.size ? this.max - this.min : 0;
+  }
+  /** The skew if `c` were picked too. */
+  skewWith(c: Candidate): number {
+    const n = this.counts.get(c.labels[this.constraint.topologyKey] ?? '');
+    if (n === undefined) return this.skew;
+    const max = Math.max(this.max, n + 1);
+    // Only the last member at the minimum raises it.
+    const min = n === this.min && this.atMin === 1 ? this.min + 1 : this.min;
+    return max - min;
+  }
+  add(c: Candidate) {
+    const d = c.labels[this.constraint.topologyKey];
+    const n = d === undefined ? undefined : this.counts.get(d);
+    if (n === undefined) return;
+    this.counts.set(d!, n + 1);
+    const values = [...this.counts.values()];
+    this.max = Math.max(...values);
+    this.min = Math.min(...values);
+    this.atMin = values.filter((v) => v === this.min).length;
+  }
 }
 
 export function schedule(input: ScheduleInput): ScheduleResult {
@@ -174,7 +203,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
   // PickN: the kept first, then one at a time the best ranked that keeps every DoNotSchedule spread within its skew.
   const wanted = policy.numberOfClusters ?? 0;
   const constraints = policy.topologySpreadConstraints ?? [];
-  const domains = constraints.map((s) => [...new Set([...kept, ...passing].map((c) => c.labels[s.topologyKey]).filter((d) => d !== undefined))]);
+  const spreads = constraints.map((s) => new Spread(s, [...new Set([...kept, ...passing].map((c) => c.labels[s.topologyKey]).filter((d) => d !== undefined))]));
   const rank = (a: Candidate, b: Candidate) => {
     const sa = scoreOf.get(a.name)!;
     const sb = scoreOf.get(b.name)!;
@@ -188,56 +217,69 @@ export function schedule(input: ScheduleInput): ScheduleResult {
   const selected: Candidate[] = [];
   for (const c of kept) scoreOf.set(c.name, { affinityScore: affinity.get(c.name) ?? 0, topologySpreadScore: 0 });
   selected.push(...[...kept].sort(rank).slice(0, wanted));
+  for (const c of selected) for (const sp of spreads) sp.add(c);
   for (const c of kept.filter((k) => !selected.includes(k))) reasons.set(c.name, `not picked: ${wanted} members ranked higher`);
-  let pool = [...passing];
-  const tooSkewed = new Map<string, string>();
-  while (selected.length < wanted && pool.length) {
-    const fits: Candidate[] = [];
-    for (const c of pool) {
-      let score = 0;
-      let violation: string | undefined;
-      constraints.forEach((s, i) => {
-        const before = skewWith(s, domains[i], selected, undefined);
-        const after = skewWith(s, domains[i], selected, c);
-        score -= after - before;
-        if (s.whenUnsatisfiable === 'DoNotSchedule' && after > s.maxSkew && !violation)
-          violation = `picking it would skew the spread over ${s.topologyKey} to ${after}, over maxSkew ${s.maxSkew}`;
-      });
-      scoreOf.set(c.name, { affinityScore: affinity.get(c.name) ?? 0, topologySpreadScore: score });
-      if (violation) tooSkewed.set(c.name, violation);
-      else {
-        tooSkewed.delete(c.name);
-        fits.push(c);
-      }
+  // Members in the same topology domains score the same on spread, so they wait in one queue in their
+  // static order (affinity, holding it, name); each pick compares only the queues' heads — a decision
+  // over thousands of members costs picks × domains, not picks × members.
+  const staticRank = (a: Candidate, b: Candidate) =>
+    (affinity.get(b.name) ?? 0) - (affinity.get(a.name) ?? 0) || Number(holders.has(b.name)) - Number(holders.has(a.name)) || (a.name < b.name ? -1 : 1);
+  const queues = new Map<string, Candidate[]>();
+  for (const c of passing) {
+    const key = spreads.map((sp) => c.labels[sp.constraint.topologyKey] ?? '').join('\u0000');
+    const q = queues.get(key);
+    if (q) q.push(c);
+    else queues.set(key, [c]);
+  }
+  const heads = [...queues.values()].map((q) => ({ q: q.sort(staticRank), next: 0 }));
+  const spreadOf = (c: Candidate) => {
+    let score = 0;
+    let violation: string | undefined;
+    for (const sp of spreads) {
+      const after = sp.skewWith(c);
+      score -= after - sp.skew;
+      if (sp.constraint.whenUnsatisfiable === 'DoNotSchedule' && after > sp.constraint.maxSkew && !violation)
+        violation = `picking it would skew the spread over ${sp.constraint.topologyKey} to ${after}, over maxSkew ${sp.constraint.maxSkew}`;
     }
-    if (!fits.length) break;
-    const best = fits.sort(rank)[0];
-    selected.push(best);
-    const s = scoreOf.get(best.name)!;
+    return { score, violation };
+  };
+  while (selected.length < wanted) {
+    let best: { head: (typeof heads)[number]; c: Candidate; score: number } | undefined;
+    for (const head of heads) {
+      const c = head.q[head.next];
+      if (!c) continue;
+      const { score, violation } = spreadOf(c);
+      if (violation) continue;
+      if (!best || score > best.score || (score === best.score && staticRank(c, best.c) < 0)) best = { head, c, score };
+    }
+    if (!best) break;
+    best.head.next++;
+    selected.push(best.c);
+    scoreOf.set(best.c.name, { affinityScore: affinity.get(best.c.name) ?? 0, topologySpreadScore: best.score });
+    for (const sp of spreads) sp.add(best.c);
     reasons.set(
-      best.name,
-      `picked: ranked ${selected.length} of the candidates (topology spread score ${s.topologySpreadScore}, affinity score ${s.affinityScore}${holders.has(best.name) ? ', already holds the placement' : ''})`,
+      best.c.name,
+      `picked: ranked ${selected.length} of the candidates (topology spread score ${best.score}, affinity score ${affinity.get(best.c.name) ?? 0}${holders.has(best.c.name) ? ', already holds the placement' : ''})`,
     );
-    pool = pool.filter((c) => c !== best);
   }
   // What was left: scored against the final pick, so its reason holds for the decision as made.
-  for (const c of pool) {
-    let score = 0;
-    constraints.forEach((s, i) => {
-      score -= skewWith(s, domains[i], selected, c) - skewWith(s, domains[i], selected, undefined);
-    });
-    const s = { affinityScore: affinity.get(c.name) ?? 0, topologySpreadScore: score };
-    scoreOf.set(c.name, s);
-    reasons.set(
-      c.name,
-      tooSkewed.has(c.name)
-        ? `not picked: ${tooSkewed.get(c.name)}`
-        : `not picked: numberOfClusters (${wanted}) is met by members ranked higher (its topology spread score ${s.topologySpreadScore}, affinity score ${s.affinityScore})`,
-    );
-  }
+  let skewed = 0;
+  for (const head of heads)
+    for (const c of head.q.slice(head.next)) {
+      const { score, violation } = spreadOf(c);
+      const s = { affinityScore: affinity.get(c.name) ?? 0, topologySpreadScore: score };
+      scoreOf.set(c.name, s);
+      if (violation) skewed++;
+      reasons.set(
+        c.name,
+        violation
+          ? `not picked: ${violation}`
+          : `not picked: numberOfClusters (${wanted}) is met by members ranked higher (its topology spread score ${s.topologySpreadScore}, affinity score ${s.affinityScore})`,
+      );
+    }
   const fulfilled = selected.length >= wanted;
   const message = fulfilled
     ? `picked ${wanted} of ${kept.length + passing.length} matching members, as numberOfClusters asks`
-    : `found only ${selected.length} of the ${wanted} members numberOfClusters asks for: ${candidates.length - kept.length - passing.length} of ${candidates.length} members do not match the policy${tooSkewed.size ? ` and ${tooSkewed.size} would break a topology spread constraint` : ''}; see the scheduling policy snapshot for each member's reason`;
+    : `found only ${selected.length} of the ${wanted} members numberOfClusters asks for: ${candidates.length - kept.length - passing.length} of ${candidates.length} members do not match the policy${skewed ? ` and ${skewed} would break a topology spread constraint` : ''}; see the scheduling policy snapshot for each member's reason`;
   return decide(selected, wanted, fulfilled, message);
 }

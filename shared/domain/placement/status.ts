@@ -174,7 +174,8 @@ export function placementStatus(input: StatusInput) {
     if (!members.length) {
       top.RolloutStarted = { status: 'Unknown', reason: 'NoMemberPicked', message: 'no member is picked, so nothing rolls out: see the Scheduled condition' };
     } else if (waiting.length) {
-      const unavailable = input.unavailable.filter((n) => !waiting.includes(n));
+      const held = new Set(waiting);
+      const unavailable = input.unavailable.filter((n) => !held.has(n));
       top.RolloutStarted = {
         status: 'False',
         reason: 'RolloutNotStartedYet',
