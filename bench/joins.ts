@@ -86,7 +86,7 @@ await runTrusting(tls, async () => {
   const started = await startBenchStack(
     {
       FLEET_LOCAL_SEED: seedPath,
-      FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet, ...agentCounts)),
+      FLEET_MEMBER_LIMIT: String(Math.max(20, oneFleet, placementMembers, ...agentCounts)),
       // The member agents are simulated by this process (bench/heartbeats.ts), not run by the stack.
       FLEET_LOCAL_AGENTS: '0',
       // The member-health sweep as deployed (once a minute; the stack's 5 s is for trying it out):

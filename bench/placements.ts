@@ -41,9 +41,10 @@ interface Crp {
 export async function benchPlacements(o: PlacementBenchOptions): Promise<string> {
   const lines: string[] = [];
   const apply = await hubFleet(o, 'place-apply', o.clusters.slice(0, o.applyMembers));
-  const fan = await hubFleet(o, 'place-fanout', o.clusters.slice(o.applyMembers, o.applyMembers + o.fanOut));
 
   // ---- kubectl apply of 100 resources → Applied on 200 members
+  // The members have joined: each agent has reported once (Joined, Healthy) before the placement comes.
+  await o.pool(apply.agents, 50, (a) => a.report().then(() => undefined));
   let stopped = false;
   const loops = apply.agents.map(async (a) => {
     await sleep(Math.random() * o.periodSeconds * 1000);
@@ -85,8 +86,9 @@ export async function benchPlacements(o: PlacementBenchOptions): Promise<string>
     `  apply → Applied:  ${fmt(toApplied)} s (aim: under 30 s; kubectl apply itself ${fmt(applied / 1000, 2)} s; an agent sees a new Work within its period)`,
   );
 
-  // ---- one resource change → all fan-out Works updated
-  await Promise.all(fan.agents.map((a) => a.report()));
+  // ---- one resource change → all fan-out Works updated (joined now, so that every agent's one report is fresh)
+  const fan = await hubFleet(o, 'place-fanout', o.clusters.slice(o.applyMembers, o.applyMembers + o.fanOut));
+  await o.pool(fan.agents, 50, (a) => a.report().then(() => undefined));
   await fan.put('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fanout' } });
   await fan.put('/api/v1/namespaces/fanout/configmaps', {
     apiVersion: 'v1',
@@ -123,7 +125,7 @@ export async function benchPlacements(o: PlacementBenchOptions): Promise<string>
     .map((w) => rvMs(w.metadata.resourceVersion) - changedAt)
     .sort((a, b) => a - b);
   lines.push(
-    `  one change → Works: ${latencies.length} of ${placed} members' Works updated, p50 / p99 / max ${fmt(pct(latencies, 50), 0)} / ${fmt(pct(latencies, 99), 0)} / ${fmt(latencies.at(-1) ?? Number.NaN, 0)} ms (aim: p99 under 2,000 ms; 500 ms of it is the coalescing window)`,
+    `  one change → Works: ${latencies.length} of ${placed} members' Works updated, p50 / p99 / max ${fmt(pct(latencies, 50), 0)} / ${fmt(pct(latencies, 99), 0)} / ${fmt(latencies.at(-1) ?? Number.NaN, 0)} ms (aim: p99 under 2,000 ms; 400–800 ms of it is the coalescing window)`,
     `  storage:          ${fmt(requests / Math.max(1, latencies.length), 2)} Table Storage requests a member for that rollout (${requests} in all: the Work's write, plus the pass's lists and snapshot)`,
   );
   return lines.join('\n');

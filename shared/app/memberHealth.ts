@@ -38,23 +38,28 @@ export async function sweepMemberHealth(deps: AppDeps): Promise<{ members: numbe
           deps,
           hub,
           s.object.metadata.name!,
-          (current, mc) => ({
-            ...current,
-            conditions: setCondition(
-              current.conditions,
-              { type: 'Healthy', status: 'Unknown', reason, message, observedGeneration: mc.metadata.generation },
-              timestamp(now),
-            ),
-            ...(current.agentStatus
-              ? {
-                  agentStatus: current.agentStatus.map((a) =>
-                    a.type === 'MemberAgent'
-                      ? { ...a, conditions: setCondition(a.conditions, { type: 'Healthy', status: 'Unknown', reason, message }, timestamp(now)) }
-                      : a,
-                  ),
-                }
-              : {}),
-          }),
+          (current, mc) => {
+            // Read again after a lost race: a report that came meanwhile keeps the member healthy.
+            const seen = current.agentStatus?.find((a) => a.type === 'MemberAgent')?.lastReceivedHeartbeat ?? mc.metadata.creationTimestamp;
+            if (seen && now.getTime() - Date.parse(seen) <= missedHeartbeats * period * 1000) return current;
+            return {
+              ...current,
+              conditions: setCondition(
+                current.conditions,
+                { type: 'Healthy', status: 'Unknown', reason, message, observedGeneration: mc.metadata.generation },
+                timestamp(now),
+              ),
+              ...(current.agentStatus
+                ? {
+                    agentStatus: current.agentStatus.map((a) =>
+                      a.type === 'MemberAgent'
+                        ? { ...a, conditions: setCondition(a.conditions, { type: 'Healthy', status: 'Unknown', reason, message }, timestamp(now)) }
+                        : a,
+                    ),
+                  }
+                : {}),
+            };
+          },
           s,
         );
         unknown++;

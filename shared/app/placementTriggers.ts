@@ -3,8 +3,8 @@
 // it; a member that becomes eligible (PickAll, a PickN still short, a PickFixed naming it), changes
 // its labels, taints or — for placements that select by them — properties; a member that leaves (the
 // placements holding it). Each ask is a `placement.sync` message whose id names the placement and a
-// 500 ms window and that is delivered when the window ends: Service Bus drops the window's other asks
-// as duplicates, so resources changed together make one snapshot, not one each.
+// 400 ms window and that is delivered a window after it ends: Service Bus drops the window's other
+// asks as duplicates, so resources changed together make one snapshot, not one each.
 import { createHash } from 'node:crypto';
 import { type FleetRef, fleetRefOfId } from '../domain/armIds.js';
 import { matchesSelector } from '../domain/placement/selectors.js';
@@ -15,7 +15,7 @@ import { HubObjects, resourceKey } from '../hub/objects.js';
 import type { HubRef } from '../hub/store.js';
 import type { AppDeps } from './context.js';
 
-export const placementSyncWindowMs = 500;
+export const placementSyncWindowMs = 400;
 const placementGroup = 'placement.kubernetes-fleet.io';
 const crpType = builtInTypes.find((t) => t.kind === 'ClusterResourcePlacement')!;
 const namespaceType = builtInTypes.find((t) => t.kind === 'Namespace')!;
@@ -28,7 +28,10 @@ const messageIdOf = (name: string, bucket: number) => {
 /** Asks for the placements to be synced at the end of the current window (or of the window `at` falls in). */
 export async function requestPlacementSync(deps: Pick<AppDeps, 'queue' | 'now'>, fleet: FleetRef, names: Iterable<string>, options: { at?: Date } = {}) {
   const bucket = Math.floor((options.at ?? deps.now()).getTime() / placementSyncWindowMs);
-  const notBefore = new Date((bucket + 1) * placementSyncWindowMs);
+  // Delivered a window after its own ends: a change in the next window is in the same pass too (the
+  // next window's message then finds nothing new), so changes within 400 ms of each other always
+  // make one snapshot, and within 800 ms mostly.
+  const notBefore = new Date((bucket + 2) * placementSyncWindowMs);
   await Promise.all(
     [...new Set(names)].map((placementName) =>
       deps.queue.send({ operationId: messageIdOf(placementName, bucket), kind: 'placement.sync', fleet, placementName }, { notBefore }),

@@ -271,8 +271,8 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
           : await objects.create(workType, memberNamespace(m), work, writes),
       );
     } catch (e) {
-      // The member's namespace is gone (it is leaving): it is deselected on the next pass.
-      if (!(e instanceof HubError && e.code === 404)) throw e;
+      // The member's namespace is gone or going (it is leaving): it is deselected on the next pass.
+      if (!(e instanceof HubError && (e.code === 404 || e.code === 403))) throw e;
     }
   });
   await inParallel(plan.remove, 32, (m) =>

@@ -185,6 +185,22 @@ it('places a namespace, a deployment and a configmap with PickN 2 on one member 
   expect(table).toMatch(/\nshop\s+1\s+True\s+True\s+True\s+\d+s/);
 }, 120_000);
 
+it('takes resources changed together as one new snapshot, not one each', async () => {
+  const before = Number((await untilAvailable('shop')).status!.observedResourceIndex);
+  await apply({ ...settings, data: { color: 'green' } }, { ...settings, metadata: { ...settings.metadata, name: 'extra' } });
+  const after = await until(
+    async () => {
+      const p = await placement('shop');
+      return Number(p.status?.observedResourceIndex) > before && condition(p, 'Available')?.status === 'True' && p;
+    },
+    { within: 30_000, every: 500, what: 'the changed resources available' },
+  );
+  expect(Number(after.status!.observedResourceIndex)).toBe(before + 1);
+  expect(after.status!.selectedResources!.map((r) => r.name)).toContain('extra');
+  expect((await clusters.get('west-1')!('get configmap settings -n shop -o jsonpath={.data.color}')).stdout).toBe('green');
+  expect((await hub(`get clusterresourcesnapshots -l kubernetes-fleet.io/parent-CRP=shop -o name`)).stdout.trim().split('\n')).toHaveLength(before + 2);
+}, 60_000);
+
 it('a picked member relabelled out of the affinity keeps its work', async () => {
   expect((await hub('label membercluster east-1 env=staging --overwrite')).code).toBe(0);
   await until(async () => (await targetClusters('shop')).find((t) => t.clusterName === 'east-1')?.reason.startsWith('kept:'), {
