@@ -22,7 +22,7 @@ const fieldManager = 'fleet-member-agent';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export interface Work extends KubernetesObject {
-  spec?: { workload?: { manifests?: unknown[] }; applyStrategy?: { whenToTakeOver?: string } };
+  spec?: { workload?: { manifests?: unknown[] }; applyStrategy?: { whenToTakeOver?: string }; deleteOptions?: { propagationPolicy?: string } };
   status?: WorkStatus;
 }
 
@@ -182,20 +182,47 @@ export async function removeAllWorks(ctx: Omit<ApplyContext, 'hub'>): Promise<nu
 const ownerRef = (a: AppliedWork) => ({ apiVersion: `${group}/${version}`, kind: 'AppliedWork', name: a.metadata!.name!, uid: a.metadata!.uid! });
 const ownedBy = (o: KubernetesObject, a: AppliedWork) => (o.metadata?.ownerReferences ?? []).some((r) => r.kind === 'AppliedWork' && r.uid === a.metadata?.uid);
 
+/** What happens to a Work's objects when the Work goes, as its deleteOptions said when last applied. */
+const propagationAnnotation = 'placement.kubernetes-fleet.io/delete-propagation-policy';
+
 async function removeApplied(ctx: Pick<ApplyContext, 'log'>, member: CustomObjects, objects: KubernetesObjectApi, a: AppliedWork) {
-  for (const r of a.status?.appliedResources ?? []) await removeIfOwned(objects, r, a);
+  const abandon = a.metadata?.annotations?.[propagationAnnotation] === 'Abandon';
+  for (const r of a.status?.appliedResources ?? []) await (abandon ? releaseIfOwned(objects, r, a) : removeIfOwned(objects, r, a));
   await member.deleteClusterCustomObject({ group, version, plural: 'appliedworks', name: a.metadata!.name! }).catch((e) => {
     if (!(e instanceof ApiException && e.code === 404)) throw e;
   });
-  ctx.log(`work ${a.spec.workName} is gone: removed the ${(a.status?.appliedResources ?? []).length} object(s) it placed`);
+  ctx.log(
+    `work ${a.spec.workName} is gone: ${abandon ? 'left (deleteOptions Abandon)' : 'removed'} the ${(a.status?.appliedResources ?? []).length} object(s) it placed`,
+  );
+}
+
+const specOf = (r: AppliedResource) => ({
+  apiVersion: r.group ? `${r.group}/${r.version}` : r.version,
+  kind: r.kind,
+  metadata: { name: r.name, ...(r.namespace ? { namespace: r.namespace } : {}) },
+});
+
+/** Abandoned: the object stays, without the owner reference that would have the cluster's garbage collector delete it with the AppliedWork. */
+async function releaseIfOwned(objects: KubernetesObjectApi, r: AppliedResource, a: AppliedWork) {
+  try {
+    const live = await objects.read(specOf(r));
+    if (!ownedBy(live, a)) return;
+    const ownerReferences = (live.metadata?.ownerReferences ?? []).filter((o) => o.uid !== a.metadata?.uid);
+    await objects.patch(
+      { ...specOf(r), metadata: { ...specOf(r).metadata, ownerReferences } },
+      undefined,
+      undefined,
+      fieldManager,
+      undefined,
+      PatchStrategy.MergePatch,
+    );
+  } catch (e) {
+    if (!(e instanceof ApiException && e.code === 404)) throw e;
+  }
 }
 
 async function removeIfOwned(objects: KubernetesObjectApi, r: AppliedResource, a: AppliedWork) {
-  const spec = {
-    apiVersion: r.group ? `${r.group}/${r.version}` : r.version,
-    kind: r.kind,
-    metadata: { name: r.name, ...(r.namespace ? { namespace: r.namespace } : {}) },
-  };
+  const spec = specOf(r);
   try {
     const live = await objects.read(spec);
     // Someone else's now (taken over by another Work, or re-created by hand): left be.
@@ -217,6 +244,14 @@ async function applyWork(ctx: ApplyContext, member: CustomObjects, objects: Kube
       plural: 'appliedworks',
       body: { apiVersion: `${group}/${version}`, kind: 'AppliedWork', metadata: { name }, spec: { workName: name, workNamespace: ctx.namespace } },
     })) as AppliedWork);
+  const policy = work.spec?.deleteOptions?.propagationPolicy === 'Abandon' ? 'Abandon' : 'Delete';
+  if ((appliedWork.metadata?.annotations?.[propagationAnnotation] ?? 'Delete') !== policy) {
+    await member.patchClusterCustomObject(
+      { group, version, plural: 'appliedworks', name, body: { metadata: { annotations: { [propagationAnnotation]: policy } } } },
+      mergePatch,
+    );
+    appliedWork.metadata = { ...appliedWork.metadata, annotations: { ...(appliedWork.metadata?.annotations ?? {}), [propagationAnnotation]: policy } };
+  }
   const takeOver = work.spec?.applyStrategy?.whenToTakeOver === 'Always';
   const manifests = work.spec?.workload?.manifests ?? [];
   const at = ctx.now();

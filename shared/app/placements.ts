@@ -217,11 +217,13 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
 
   // ---- per member: overrides, then the rollout
   const applyStrategy = spec.strategy.applyStrategy;
+  // The agent keeps a Work's objects when the Work goes if it said Abandon when last applied.
+  const deleteOptions = { propagationPolicy: spec.strategy.deleteStrategy?.propagationPolicy ?? 'Delete' };
   const outcomes = new Map(
     decision.selected.map((m) => [m, applyOverrides(selection.manifests, { name: m, labels: labelsOf.get(m) ?? {} }, overrides)] as const),
   );
   const desired = new Map<string, string>();
-  for (const [m, o] of outcomes) if (!o.error) desired.set(m, hashOf({ manifests: o.manifests, applyStrategy }));
+  for (const [m, o] of outcomes) if (!o.error) desired.set(m, hashOf({ manifests: o.manifests, applyStrategy, deleteOptions }));
   const current = new Map<string, MemberWork & { stored: StoredObject }>();
   for (const w of works) {
     const available = conditionOf(w.object, 'Available');
@@ -254,7 +256,7 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
         labels: { [parentLabel]: name, [workIndexLabel]: resourceIndex },
         annotations: { [workHashAnnotation]: desired.get(m)!, [writtenAtAnnotation]: now.toISOString() },
       },
-      spec: { workload: { manifests: outcomes.get(m)!.manifests }, applyStrategy },
+      spec: { workload: { manifests: outcomes.get(m)!.manifests }, applyStrategy, deleteOptions },
     };
     const have = current.get(m)?.stored;
     try {

@@ -325,3 +325,25 @@ it('deleting a placement removes what it placed from every member, and nothing e
   expect((await hub('get works -A -o name')).stdout).toBe('');
   expect((await hub('get clusterresourcesnapshots -o name')).stdout).toBe('');
 }, 60_000);
+
+it('deleteStrategy Abandon leaves what was placed on the members, no longer owned by the fleet', async () => {
+  const kept = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kept' } };
+  await apply(
+    kept,
+    crp('kept', {
+      resourceSelectors: [{ group: '', version: 'v1', kind: 'Namespace', name: 'kept' }],
+      policy: { placementType: 'PickFixed', clusterNames: ['east-1'] },
+      strategy: { deleteStrategy: { propagationPolicy: 'Abandon' } },
+    }),
+  );
+  await untilHolders('ns kept', ['east-1']);
+  await untilAvailable('kept');
+  expect((await hub('delete crp kept')).code).toBe(0);
+  await until(async () => (await clusters.get('east-1')!('get appliedworks -o name')).stdout === '', {
+    within: 30_000,
+    every: 1000,
+    what: 'the AppliedWork gone',
+  });
+  const ns = await getJson<{ metadata: { ownerReferences?: unknown[] } }>(clusters.get('east-1')!, 'get ns kept');
+  expect(ns.metadata.ownerReferences ?? []).toEqual([]);
+}, 60_000);

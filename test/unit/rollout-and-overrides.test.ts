@@ -156,6 +156,20 @@ describe('overrides', () => {
     const o = ro('o', [{ jsonPatchOverrides: [{ op: 'replace', path: '/spec/template/nothing', value: 1 }] }]);
     expect(applyOverrides([deployment], { name: 'm', labels: {} }, [o]).error).toMatch(/^ResourceOverride shop\/o cannot be applied to Deployment shop\/web/);
   });
+  it('a ClusterResourceOverride changes a cluster-scoped object, and comes before ResourceOverrides', () => {
+    const r = parseOverrideSpec('ClusterResourceOverride', {
+      clusterResourceSelectors: [{ group: '', version: 'v1', kind: 'Namespace', name: 'shop' }],
+      policy: { overrideRules: [{ ...west, jsonPatchOverrides: [{ op: 'add', path: '/metadata/labels', value: { region: 'west' } }] }] },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const cro: Override = { kind: 'ClusterResourceOverride', name: 'label-ns', spec: r.value };
+    const sorted = overridesOfPlacement([ro('a', [replicas(3)]), cro], 'shop');
+    expect(sorted.map((o) => o.kind)).toEqual(['ClusterResourceOverride', 'ResourceOverride']);
+    const out = applyOverrides([namespace, deployment], { name: 'w', labels: { region: 'west' } }, sorted);
+    expect(out.manifests[0].metadata?.labels).toEqual({ region: 'west' });
+    expect(out.applied).toEqual({ cluster: ['label-ns'], namespaced: ['shop/a'] });
+    expect(applyOverrides([namespace], { name: 'e', labels: { region: 'east' } }, sorted).manifests[0]).toEqual(namespace);
+  });
   it('leaves alone what is bound to another placement', () => {
     expect(overridesOfPlacement([ro('o', [replicas(3)], 'other')], 'shop')).toEqual([]);
   });
