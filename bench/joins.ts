@@ -289,6 +289,13 @@ await runTrusting(tls, async () => {
   const base = members + warmup;
   const clusterId = (i: number) =>
     `/subscriptions/${subs[i % 2]}/resourceGroups/rg-bench-${i % 2}/providers/Microsoft.ContainerService/managedClusters/aks-${i}`;
+  /** A token for a cluster's identity, as its agent gets one (the identity endpoint with mi_res_id). */
+  const clusterToken = async (c: string) => {
+    const r = await fetch(`${clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01&mi_res_id=${encodeURIComponent(c)}`, {
+      headers: { 'X-IDENTITY-HEADER': clientEnv.IDENTITY_HEADER },
+    });
+    return ((await r.json()) as { access_token: string }).access_token;
+  };
   for (const n of agentCounts) {
     console.log(
       await benchHeartbeats({
@@ -302,13 +309,7 @@ await runTrusting(tls, async () => {
         pool: (items, width, work) => pool(items, width, work),
         tableRequests: async () => (await stack.stats()).tableRequests,
         cpuMs: async () => (await stack.stats()).cpuMs,
-        tokenFor: async (c) => {
-          const r = await fetch(
-            `${clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01&mi_res_id=${encodeURIComponent(c)}`,
-            { headers: { 'X-IDENTITY-HEADER': clientEnv.IDENTITY_HEADER } },
-          );
-          return ((await r.json()) as { access_token: string }).access_token;
-        },
+        tokenFor: clusterToken,
         joinConcurrency: concurrency,
       }),
     );
@@ -322,18 +323,13 @@ await runTrusting(tls, async () => {
         clusters: Array.from({ length: placementApplyMembers + placementMembers }, (_, k) => clusterId(placementBase + k)),
         applyMembers: placementApplyMembers,
         fanOut: placementMembers,
+        rawRate,
         periodSeconds: heartbeatSeconds,
         call,
         waitFor,
         pool: (items, width, work) => pool(items, width, work),
         tableRequests: async () => (await stack.stats()).tableRequests,
-        tokenFor: async (c) => {
-          const r = await fetch(
-            `${clientEnv.IDENTITY_ENDPOINT}?resource=${encodeURIComponent(api)}&api-version=2019-08-01&mi_res_id=${encodeURIComponent(c)}`,
-            { headers: { 'X-IDENTITY-HEADER': clientEnv.IDENTITY_HEADER } },
-          );
-          return ((await r.json()) as { access_token: string }).access_token;
-        },
+        tokenFor: clusterToken,
         joinConcurrency: concurrency,
         clientEnv,
       }),

@@ -20,6 +20,8 @@ export interface PlacementBenchOptions extends Omit<HeartbeatBenchOptions, 'wind
   /** How many of `clusters` join the fan-out fleet (the first 200 join the apply fleet). */
   fanOut: number;
   applyMembers: number;
+  /** Azurite's raw upserts a second on this machine: the floor under a pass that writes every Work. */
+  rawRate: number;
 }
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -126,7 +128,7 @@ export async function benchPlacements(o: PlacementBenchOptions): Promise<string>
     .sort((a, b) => a - b);
   lines.push(
     `  one change → Works: ${latencies.length} of ${placed} members' Works updated, p50 / p99 / max ${fmt(pct(latencies, 50), 0)} / ${fmt(pct(latencies, 99), 0)} / ${fmt(latencies.at(-1) ?? Number.NaN, 0)} ms (aim: p99 under 2,000 ms; 400–800 ms of it is the coalescing window)`,
-    `  storage:          ${fmt(requests / Math.max(1, latencies.length), 2)} Table Storage requests a member for that rollout (${requests} in all: the Work's write, plus the pass's lists and snapshot)`,
+    `  storage:          ${fmt(requests / Math.max(1, latencies.length), 2)} Table Storage requests a member for that rollout (${requests} in all: the Work's write, plus the pass's lists and snapshot); at Azurite's raw ${fmt(o.rawRate, 0)} upserts/s those take ${fmt(requests / o.rawRate, 2)} s on this machine`,
   );
   return lines.join('\n');
 }
