@@ -153,6 +153,21 @@ describe('invalid placements', () => {
     expect(r.stderr).toContain(field);
     expect((await hub('get crp bad')).stderr).toContain('not found');
   });
+  it('refuses an override that would change what names an object', async () => {
+    const override = {
+      apiVersion: 'placement.kubernetes-fleet.io/v1',
+      kind: 'ClusterResourceOverride',
+      metadata: { name: 'rename' },
+      spec: {
+        clusterResourceSelectors: [{ group: '', version: 'v1', kind: 'Namespace', name: 'shop' }],
+        policy: { overrideRules: [{ jsonPatchOverrides: [{ op: 'replace', path: '/metadata/name', value: 'other' }] }] },
+      },
+    };
+    const r = await hub('apply -f -', { input: yaml(override) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('spec.policy.overrideRules[0].jsonPatchOverrides[0].path: Forbidden: an override cannot change /metadata/name');
+    expect((await hub('get clusterresourceoverride rename')).stderr).toContain('not found');
+  });
   it('refuses a change of placementType', async () => {
     await apply(crp('typed', { ...base, policy: { placementType: 'PickFixed', clusterNames: [] } }));
     const r = await hub('apply -f -', { input: yaml(crp('typed', { ...base, policy: { placementType: 'PickAll' } })) });
