@@ -16,7 +16,7 @@ import { applyOverrides, type Override, overridesOfPlacement } from '../domain/p
 import { availability, type MemberWork, planRollout } from '../domain/placement/rollout.js';
 import { type Candidate, type Decision, schedule } from '../domain/placement/scheduler.js';
 import { type PlacementSpec, parseOverrideSpec, parsePlacementSpec } from '../domain/placement/spec.js';
-import { type MemberReport, placementStatus, type WorkReport } from '../domain/placement/status.js';
+import { fitDecisions, fitStatus, type MemberReport, placementStatus, type WorkReport } from '../domain/placement/status.js';
 import { type Condition, setCondition, timestamp } from '../hub/conditions.js';
 import { builtInTypes, type KubeObject, type ResourceType } from '../hub/kinds.js';
 import { HubObjects, resourceKey } from '../hub/objects.js';
@@ -400,6 +400,7 @@ async function recordDecision(
     const s = await objects.read(policySnapshotType, undefined, snapshotName!);
     if (!s) return;
     const before = (s.object.status ?? {}) as { conditions?: Condition[]; targetClusters?: Decision[] };
+    const fitted = fitDecisions(decision.decisions);
     const status = {
       observedCRPGeneration: generation,
       conditions: setCondition(
@@ -408,12 +409,12 @@ async function recordDecision(
           type: 'Scheduled',
           status: decision.fulfilled ? 'True' : 'False',
           reason: decision.fulfilled ? 'SchedulingPolicyFulfilled' : 'SchedulingPolicyUnfulfilled',
-          message: decision.message,
+          message: fitted.summary ? `${decision.message}; ${fitted.summary}` : decision.message,
           observedGeneration: s.object.metadata.generation ?? 1,
         },
         timestamp(now),
       ),
-      targetClusters: decision.decisions,
+      targetClusters: fitted.kept,
     };
     if (JSON.stringify(status) === JSON.stringify(before)) return;
     await objects.update(policySnapshotType, undefined, snapshotName!, { ...s.object, status }, { ...writes, subresource: 'status', current: s });
@@ -482,7 +483,9 @@ async function writePlacementStatus(
     const s = await objects.read(placementType, undefined, name);
     if (!s || s.object.metadata.deletionTimestamp) return;
     const previous = s.object.status as PlacementStatus | undefined;
-    const status = build(previous);
+    const built = build(previous);
+    // The largest fleets' statuses are trimmed to fit one object (fitStatus says how).
+    const status = Array.isArray(built.placementStatuses) ? fitStatus(built as { placementStatuses: Record<string, unknown>[] }) : built;
     if (JSON.stringify(status) === JSON.stringify(previous ?? {})) return;
     await objects.update(placementType, undefined, name, { ...s.object, status }, { ...writes, subresource: 'status', current: s });
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyOverrides, type Override, overridesOfPlacement } from '../../shared/domain/placement/overrides.js';
 import { type MemberWork, planRollout, resolveCount } from '../../shared/domain/placement/rollout.js';
 import { parseOverrideSpec } from '../../shared/domain/placement/spec.js';
+import { fitDecisions, fitStatus, type MemberReport, maxStatusBytes, placementStatus } from '../../shared/domain/placement/status.js';
 
 const now = 1_000_000;
 const work = (hash: string, available: 'True' | 'False' | 'none', more: Partial<MemberWork> = {}): MemberWork => ({
@@ -162,5 +163,69 @@ describe('overrides', () => {
   });
   it('leaves alone what is bound to another placement', () => {
     expect(overridesOfPlacement([ro('o', [replicas(3)], 'other')], 'shop')).toEqual([]);
+  });
+});
+
+describe('statuses of the largest fleets fit one object', () => {
+  const at = '2026-12-02T00:00:00Z';
+  const members = (n: number, failing = 0): MemberReport[] =>
+    Array.from({ length: n }, (_, i) => {
+      const bad = i < failing;
+      const cond = (type: string) =>
+        ({
+          type,
+          status: bad && type === 'Available' ? 'False' : 'True',
+          reason: 'R',
+          message: `the ${type} message of member ${i}`,
+          lastTransitionTime: at,
+          observedGeneration: 1,
+        }) as const;
+      return {
+        name: `member-${String(i).padStart(5, '0')}`,
+        scheduledReason: 'picked: it matches the policy (PickAll)',
+        overrides: { cluster: [], namespaced: [] },
+        waiting: false,
+        work: { synced: true, generation: 1, resourceIndex: '0', conditions: [cond('Applied'), cond('Available')], manifestConditions: [], availableNow: !bad },
+      };
+    });
+  const statusOf = (m: MemberReport[]) =>
+    placementStatus({
+      generation: 1,
+      now: at,
+      scheduling: { fulfilled: true, message: 'all', wanted: m.length, placementType: 'PickAll' },
+      resourceIndex: '0',
+      selectedResources: [],
+      members: m,
+      maxUnavailable: 1,
+      unavailable: [],
+      anyOverrides: false,
+    });
+  it.each([
+    [100, 0],
+    [10_000, 0],
+    [10_000, 30],
+    [10_000, 10_000],
+  ])('%i members, %i of them not available', (n, failing) => {
+    const full = statusOf(members(n, failing));
+    const fitted = fitStatus(full);
+    expect(JSON.stringify(fitted).length).toBeLessThanOrEqual(maxStatusBytes);
+    expect(fitted.conditions).toEqual(full.conditions);
+    if (JSON.stringify(full).length <= maxStatusBytes) expect(fitted).toBe(full);
+    // Every failing member (up to 500) is still there with its message.
+    const withProblems = fitted.placementStatuses.filter((p) => (p.conditions as { status: string }[] | undefined)?.some((c) => c.status !== 'True'));
+    expect(withProblems.length).toBe(Math.min(failing, 500));
+    for (const p of withProblems.slice(0, 3))
+      expect((p.conditions as { type: string; message: string }[]).find((c) => c.type === 'Available')!.message).toContain('the Available message');
+  });
+  it('a policy snapshot lists every picked member and at most 1,000 others, the rest counted by reason', () => {
+    const decisions = Array.from({ length: 5000 }, (_, i) => ({
+      clusterName: `m${i}`,
+      selected: i < 100,
+      reason: i < 100 ? 'picked' : `not picked: has the taint t${i % 2}:NoSchedule (score ${i})`,
+    }));
+    const { kept, summary } = fitDecisions(decisions);
+    expect(kept.filter((d) => d.selected)).toHaveLength(100);
+    expect(kept.filter((d) => !d.selected)).toHaveLength(1000);
+    expect(summary).toMatch(/^3900 more members not picked, not listed: \d+ × "not picked: has the taint tN:NoSchedule"/);
   });
 });

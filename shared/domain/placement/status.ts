@@ -258,3 +258,63 @@ export function placementStatus(input: StatusInput) {
     conditions,
   };
 }
+
+/** What a hub object may hold, leaving room for its metadata and spec (objects stop at 1.5 MiB). */
+export const maxStatusBytes = 1_000_000;
+
+/**
+ * A status small enough to store, for the largest fleets (10,000 members do not fit one object
+ * with six conditions each), in steps until it fits: the messages of conditions that are True go;
+ * then members where every condition is True keep only their name and resource index (the
+ * placement's own conditions say they are fine); then at most 500 members with a problem are
+ * listed, first by name. What is wrong is the last thing dropped.
+ */
+export function fitStatus<T extends { placementStatuses: Record<string, unknown>[] }>(status: T, maxBytes = maxStatusBytes): T {
+  const fits = (s: T) => JSON.stringify(s).length <= maxBytes;
+  if (fits(status)) return status;
+  const conditionsOf = (p: Record<string, unknown>) => (p.conditions as Condition[] | undefined) ?? [];
+  const fine = (p: Record<string, unknown>) => conditionsOf(p).length > 0 && conditionsOf(p).every((c) => c.status === 'True');
+  const quiet = {
+    ...status,
+    placementStatuses: status.placementStatuses.map((p) => ({
+      ...p,
+      conditions: conditionsOf(p).map((c) => (c.status === 'True' ? { ...c, message: '' } : c)),
+    })),
+  };
+  if (fits(quiet)) return quiet;
+  const brief = {
+    ...quiet,
+    placementStatuses: quiet.placementStatuses.map((p) =>
+      fine(p) ? { clusterName: p.clusterName, ...(p.observedResourceIndex !== undefined ? { observedResourceIndex: p.observedResourceIndex } : {}) } : p,
+    ),
+  };
+  if (fits(brief)) return brief;
+  let shown = 0;
+  return { ...brief, placementStatuses: brief.placementStatuses.filter((p) => !(p.conditions as unknown[] | undefined)?.length || ++shown <= 500) };
+}
+
+/**
+ * The scheduler's decisions as a policy snapshot holds them: every picked member, and the members
+ * not picked up to `maxUnpicked` (by name); the rest are counted by reason in `summary`, so a
+ * fleet of 10,000 still fits one object.
+ */
+export function fitDecisions<D extends { selected: boolean; reason: string }>(decisions: D[], maxUnpicked = 1000): { kept: D[]; summary?: string } {
+  const unpicked = decisions.filter((d) => !d.selected);
+  if (unpicked.length <= maxUnpicked) return { kept: decisions };
+  const shown = new Set(unpicked.slice(0, maxUnpicked));
+  const rest = unpicked.slice(maxUnpicked);
+  const byReason = new Map<string, number>();
+  for (const d of rest) {
+    const why = d.reason
+      .replace(/\(.*\)$/, '')
+      .replace(/\d+(\.\d+)?/g, 'N')
+      .trim();
+    byReason.set(why, (byReason.get(why) ?? 0) + 1);
+  }
+  const summary = `${rest.length} more members not picked, not listed: ${[...byReason]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([why, n]) => `${n} × "${why}"`)
+    .join('; ')}`;
+  return { kept: decisions.filter((d) => d.selected || shown.has(d)), summary };
+}
