@@ -3,7 +3,7 @@
 // process of its own — all on loopback.
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { queues, settings } from '../shared/config.js';
@@ -45,26 +45,13 @@ export interface LocalStack {
 
 export const defaultSeedPath = () => join(findProjectRoot(), 'local', 'seed.json');
 
-/**
- * A free loopback port for a server another process binds, again each time the function host
- * restarts. Taken below Linux's ephemeral range (32768–60999): a port from there, free between two
- * restarts, could be handed to any outbound connection or `listen(0)` on the machine — another
- * stack's, when tests run side by side — and the host could not bind it again.
- */
+/** A free loopback port now (for a server another process will bind, again and again). */
 async function freePort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const server = createNetServer();
-    const bound = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (bound) {
-      await new Promise((r) => server.close(r));
-      return port;
-    }
-    if (attempt >= 50) throw new Error('no free loopback port between 20000 and 32000');
-  }
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
 }
 
 const portOf = (url: string) => Number(new URL(url).port);
