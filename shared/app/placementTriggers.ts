@@ -60,7 +60,8 @@ const holds = (p: KubeObject, member: string) =>
 /** The placements a change of one member can affect. */
 export async function placementsForMember(deps: AppDeps, hub: HubRef, member: string, changes: MemberChange[]): Promise<string[]> {
   if (!changes.length) return [];
-  return (await placements(deps, hub))
+  // Agents' first heartbeats (a member becoming eligible) come in bursts: one list per 2 s serves them.
+  return (await recentPlacements(deps, hub))
     .filter((p) => {
       const spec = parsePlacementSpec(p.spec);
       if (!spec.ok) return false;
