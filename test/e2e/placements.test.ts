@@ -107,20 +107,37 @@ const untilAvailable = (name: string, within = 60_000) =>
     { within, every: 500, what: `placement ${name} available` },
   );
 
-/** Which members have the object (kubectl get on each member cluster). */
+/** Which members have the object (kubectl get on each member cluster); why not, for a timeout's message. */
+const lastMiss = new Map<string, string>();
 async function holders(what: string): Promise<string[]> {
   const out: string[] = [];
-  for (const [name, k] of clusters) if ((await k(`get ${what} -o name`)).code === 0) out.push(name);
+  for (const [name, k] of clusters) {
+    const r = await k(`get ${what} -o name`);
+    if (r.code === 0) out.push(name);
+    else lastMiss.set(name, r.stderr.trim());
+  }
   return out.sort();
 }
-const untilHolders = (what: string, expected: string[], within = 40_000) =>
-  until(
+const untilHolders = (what: string, expected: string[], within = 40_000) => {
+  lastMiss.clear();
+  return until(
     async () => {
       const h = await holders(what);
       return JSON.stringify(h) === JSON.stringify(expected) && h;
     },
     { within, every: 1000, what: `${what} on exactly ${expected.join(', ') || 'no member'}` },
-  );
+  ).catch(async (e: Error) => {
+    // What a user would look at next: each member's kubectl error and the Works' conditions on the hub.
+    const works = await hub([
+      'get',
+      'works',
+      '-A',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}: {.status.conditions[*].reason}{"\\n"}{end}',
+    ]);
+    throw new Error(`${e.message}\nkubectl on members: ${JSON.stringify(Object.fromEntries(lastMiss))}\nworks: ${works.stdout}${works.stderr}`);
+  });
+};
 
 const targetClusters = async (name: string) => {
   const snapshots = await getJson<{

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 
 export interface StackProcess {
   env: Record<string, string>;
@@ -76,6 +76,17 @@ export function useStack(env: Record<string, string> | (() => Record<string, str
   });
   afterAll(async () => {
     if (stack) expect(await stack.stop()).toBe(0);
+  });
+  // A failed test prints what the stack (function host, agents, emulators) logged while it ran, so a
+  // CI failure shows its cause, not only the wait that timed out.
+  let mark = 0;
+  beforeEach(() => {
+    mark = stack?.output().length ?? 0;
+  });
+  afterEach((context) => {
+    if (!stack || context.task.result?.state !== 'fail') return;
+    const lines = stack.output().slice(mark).trimEnd().split('\n');
+    console.error(`stack output during "${context.task.name}" (last ${Math.min(lines.length, 80)} of ${lines.length} lines):\n${lines.slice(-80).join('\n')}`);
   });
   const started = () => {
     if (!stack) throw new Error('the stack has not started');
