@@ -3,6 +3,7 @@
 // lifetime (as KubeFleet's token refresher does), so a request never carries an expired token.
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { apiClientWithTimeout } from './apiClient.js';
 
 export interface HubConnection {
   /** The hub's API server URL (a fleet's hubProfile.fqdn, with https://). */
@@ -13,6 +14,8 @@ export interface HubConnection {
   audience: string;
   /** A factory makes a new credential on refresh(), dropping whatever the old one cached. */
   credential: TokenCredential | (() => TokenCredential);
+  /** Each request's deadline (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface HubClient {
@@ -59,7 +62,7 @@ export function createHubClient(connection: HubConnection, now: () => number = D
         if (!next) throw new Error(`the identity returned no token for ${connection.audience}`);
         token = next;
         refreshAt = now() + (next.expiresOnTimestamp - now()) / 2;
-        api = hubKubeConfig(connection.server, next.token, connection.caPem).makeApiClient(CustomObjectsApi);
+        api = apiClientWithTimeout(hubKubeConfig(connection.server, next.token, connection.caPem), CustomObjectsApi, connection.requestTimeoutMs);
       }
       return api;
     },

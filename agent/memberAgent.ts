@@ -7,6 +7,7 @@
 // 403) or unable to reach the hub, it waits with exponential backoff and jitter, and logs why.
 import { ApiException, type CustomObjectsApi, Health, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
+import { defaultRequestTimeoutMs } from './apiClient.js';
 import type { HubClient } from './hubClient.js';
 import { collectProperties } from './properties.js';
 import { removeAllWorks, syncWorks } from './workApplier.js';
@@ -115,7 +116,7 @@ async function heartbeat(
   let ready = false;
   let healthMessage = '';
   try {
-    ready = await health.readyz({});
+    ready = await health.readyz({ signal: AbortSignal.timeout(defaultRequestTimeoutMs) });
     healthMessage = ready ? 'the member cluster API server answers /readyz' : 'the member cluster API server does not report ready (/readyz)';
   } catch (e) {
     healthMessage = `the member cluster API server cannot be reached: ${(e as Error).message}`;

@@ -4,6 +4,7 @@
 // `kubernetes-fleet.io/kubernetes-version` (the API server's /version).
 import { CoreV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { parseQuantity } from '../shared/domain/quantity.js';
+import { apiClientWithTimeout } from './apiClient.js';
 
 export const nodeCountProperty = 'kubernetes-fleet.io/node-count';
 export const kubernetesVersionProperty = 'kubernetes-fleet.io/kubernetes-version';
@@ -22,12 +23,11 @@ export interface ClusterProperties {
 }
 
 export async function collectProperties(cluster: KubeConfig, at: string): Promise<ClusterProperties> {
-  const core = cluster.makeApiClient(CoreV1Api);
+  const core = apiClientWithTimeout(cluster, CoreV1Api);
   const [nodes, pods, version] = await Promise.all([
     core.listNode(),
     core.listPodForAllNamespaces(),
-    cluster
-      .makeApiClient(VersionApi)
+    apiClientWithTimeout(cluster, VersionApi)
       .getCode()
       .catch(() => undefined),
   ]);

@@ -15,6 +15,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { type Condition, setCondition } from '../shared/hub/conditions.js';
+import { apiClientWithTimeout } from './apiClient.js';
 
 export const group = 'placement.kubernetes-fleet.io';
 export const version = 'v1';
@@ -147,8 +148,8 @@ export interface ApplyContext {
 /** Applies every Work and takes away what Works no longer place; returns how many Works there are. */
 export async function syncWorks(ctx: ApplyContext): Promise<number> {
   const works = ((await ctx.hub.listNamespacedCustomObject({ group, version, namespace: ctx.namespace, plural: 'works' })) as { items: Work[] }).items;
-  const member = ctx.cluster.makeApiClient(CustomObjectsApi);
-  const objects = KubernetesObjectApi.makeApiClient(ctx.cluster);
+  const member = apiClientWithTimeout(ctx.cluster, CustomObjectsApi);
+  const objects = apiClientWithTimeout(ctx.cluster, KubernetesObjectApi);
   const applied = ((await member.listClusterCustomObject({ group, version, plural: 'appliedworks' })) as { items: AppliedWork[] }).items;
   const mine = applied.filter((a) => a.spec?.workNamespace === ctx.namespace);
   for (const work of works) {
@@ -171,8 +172,8 @@ export async function syncWorks(ctx: ApplyContext): Promise<number> {
 
 /** Takes away everything the fleet placed on this cluster (the member leaves). */
 export async function removeAllWorks(ctx: Omit<ApplyContext, 'hub'>): Promise<number> {
-  const member = ctx.cluster.makeApiClient(CustomObjectsApi);
-  const objects = KubernetesObjectApi.makeApiClient(ctx.cluster);
+  const member = apiClientWithTimeout(ctx.cluster, CustomObjectsApi);
+  const objects = apiClientWithTimeout(ctx.cluster, KubernetesObjectApi);
   const applied = ((await member.listClusterCustomObject({ group, version, plural: 'appliedworks' })) as { items: AppliedWork[] }).items;
   const mine = applied.filter((a) => a.spec?.workNamespace === ctx.namespace);
   for (const a of mine) await removeApplied(ctx, member, objects, a);

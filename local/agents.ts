@@ -31,6 +31,7 @@ export interface AgentSupervisorOptions {
 
 const memberClusters = builtInTypes.find((t) => t.kind === 'MemberCluster')!;
 export const stoppedTag = 'fleet-local-agent';
+const callTimeoutMs = 30_000;
 
 interface Running {
   stop: AbortController;
@@ -72,10 +73,11 @@ export function superviseAgents(options: AgentSupervisorOptions): { close(): Pro
     if (!id) return undefined;
     const client = aksFor(id.subscriptionId);
     try {
-      const mc = await client.managedClusters.get(id.resourceGroup, id.name);
+      // A deadline on each call: one that hangs would hold every pass, and no new agent would start.
+      const mc = await client.managedClusters.get(id.resourceGroup, id.name, { abortSignal: AbortSignal.timeout(callTimeoutMs) });
       if (mc.tags?.[stoppedTag] === 'stopped') return undefined;
       if (runs) return { principal: principalOf(mc) };
-      const creds = await client.managedClusters.listClusterAdminCredentials(id.resourceGroup, id.name);
+      const creds = await client.managedClusters.listClusterAdminCredentials(id.resourceGroup, id.name, { abortSignal: AbortSignal.timeout(callTimeoutMs) });
       const kubeconfig = new KubeConfig();
       kubeconfig.loadFromString(new TextDecoder().decode(creds.kubeconfigs![0].value!));
       return { principal: principalOf(mc), kubeconfig };
