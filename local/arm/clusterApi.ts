@@ -86,9 +86,26 @@ export function createClusterApis(options: { world: World; issuer: Issuer; table
     },
   });
 
+  // Callers asking at once for a cluster's first credentials (a user's get-credentials and the local
+  // agent supervisor, say) share one making: each used to make its own table and admin token, and the
+  // one whose world.put lost held a kubeconfig the cluster refused (401) for good, or wrote to a table
+  // nobody read.
+  const making = new Map<string, Promise<SimCluster>>();
+
   /** The cluster's API, made on first use: its table, namespaces and nodes. */
   async function ensureApi(c: SimCluster): Promise<SimCluster> {
-    if (c.api) return c;
+    const now = find(c.subscriptionId, c.resourceGroup, c.name) ?? c;
+    if (now.api) return now;
+    const k = `${c.subscriptionId}|${c.resourceGroup}|${c.name}`.toLowerCase();
+    let made = making.get(k);
+    if (!made) {
+      made = makeApi(now).finally(() => making.delete(k));
+      making.set(k, made);
+    }
+    return made;
+  }
+
+  async function makeApi(c: SimCluster): Promise<SimCluster> {
     const seed = createHash('sha256').update(`${c.subscriptionId}/${c.resourceGroup}/${c.name}/${randomUUID()}`.toLowerCase()).digest('hex');
     const ready: SimCluster = { ...c, api: { table: `aks${seed.slice(0, 24)}`, adminToken: randomUUID().replaceAll('-', '') + seed.slice(24, 40) } };
     await store.createHub(hubOf(ready));
@@ -101,8 +118,13 @@ export function createClusterApis(options: { world: World; issuer: Issuer; table
         await objects.create(nodeType, undefined, { ...node, status: undefined }, { dryRun: false, fieldManager: 'kubelet' });
         await objects.update(nodeType, undefined, node.metadata.name!, node, { dryRun: false, fieldManager: 'kubelet', subresource: 'status' });
       }
-    options.world.put(ready);
-    return ready;
+    // Onto the cluster as it is now: a PUT (an identity change) may have landed while this ran, or
+    // a DELETE (then nothing is put back).
+    const current = find(c.subscriptionId, c.resourceGroup, c.name);
+    if (!current) return ready;
+    const latest: SimCluster = { ...current, api: ready.api };
+    options.world.put(latest);
+    return latest;
   }
 
   const server = (c: SimCluster) => `${options.base()}/_clusters/${c.subscriptionId}/${c.resourceGroup}/${c.name}`;

@@ -116,3 +116,13 @@ it('takes Entra tokens for the AKS server app (user credentials) and refuses oth
   const other = await kubectlFor('rg-eastus', 'aks-eastus-2', 'admin');
   expect(await out(other, 'get deploy -A -o name')).toBe('');
 });
+
+it('hands the same admin credentials to callers asking at once for a new cluster', async () => {
+  await aks.managedClusters.beginCreateOrUpdateAndWait('rg-eastus', 'aks-at-once', { location: 'eastus' }, { updateIntervalInMs: 50 });
+  // As a user's get-credentials and the fleet's agent do right after a join.
+  const files = await Promise.all(Array.from({ length: 4 }, () => aks.managedClusters.listClusterAdminCredentials('rg-eastus', 'aks-at-once')));
+  const configs = files.map((f) => Buffer.from(f.kubeconfigs![0].value!).toString());
+  expect(new Set(configs).size).toBe(1);
+  const k = await kubectlFor('rg-eastus', 'aks-at-once', 'admin');
+  expect(await out(k, 'get ns default -o name')).toBe('namespace/default\n');
+});
