@@ -5,6 +5,7 @@
 // finished per second over the window (below offered when the hub cannot keep up: the agents'
 // loops fall behind). The agents here are request loops, not the agent program: 10,000 of them
 // with clusters to read would measure the simulated clusters, not the hub.
+import { timestamp } from '../shared/hub/conditions.js';
 import type { HubBenchOptions } from './hubLoad.js';
 
 export interface HeartbeatBenchOptions {
@@ -106,7 +107,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
       const beat = performance.now();
       try {
         if ((await heartbeat(i, auth)) === 'Leave') {
-          await o.call('PATCH', `${imc(i)}/status`, statusOf(new Date().toISOString().replace(/\.\d+Z$/, 'Z'), 'False'), {
+          await o.call('PATCH', `${imc(i)}/status`, statusOf(timestamp(new Date()), 'False'), {
             ...auth,
             'content-type': 'application/merge-patch+json',
           });
@@ -122,7 +123,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
     }
   };
   const heartbeat = async (i: number, auth: Record<string, string>) => {
-    const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const at = timestamp(new Date());
     const w = performance.now();
     const patched = await o.call('PATCH', `${imc(i)}/status`, statusOf(at), { ...auth, 'content-type': 'application/merge-patch+json' });
     const wrote = performance.now() - w;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { timestamp } from '../shared/hub/conditions.js';
 import type { HeartbeatBenchOptions } from './heartbeats.js';
 
 export interface PlacementBenchOptions extends Omit<HeartbeatBenchOptions, 'windowSeconds' | 'cpuMs'> {
@@ -27,7 +28,7 @@ export interface PlacementBenchOptions extends Omit<HeartbeatBenchOptions, 'wind
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 const fmt = (n: number, d = 1) => n.toFixed(d);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const at = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+const at = () => timestamp(new Date());
 const rvMs = (rv: string) => Number(rv) / 1000;
 
 interface Condition {

@@ -3,6 +3,7 @@
 // scheduler stops placing on such a member. A report from the agent makes it Healthy again (the
 // hub copies each heartbeat onto the MemberCluster).
 import { setCondition, timestamp } from '../hub/conditions.js';
+import type { KubeObject } from '../hub/kinds.js';
 import { resourceKey } from '../hub/objects.js';
 import type { AppDeps } from './context.js';
 import { type MemberStatus, updateMemberClusterStatus } from './memberAgents.js';
@@ -28,7 +29,11 @@ export async function sweepMemberHealth(deps: AppDeps): Promise<{ members: numbe
         const agent = status.agentStatus?.find((a) => a.type === 'MemberAgent');
         const lastSeen = agent?.lastReceivedHeartbeat ?? s.object.metadata.creationTimestamp;
         const now = deps.now();
-        if (!lastSeen || now.getTime() - Date.parse(lastSeen) <= missedHeartbeats * period * 1000) continue;
+        const heardFrom = (st: MemberStatus, mc: KubeObject) => {
+          const seen = st.agentStatus?.find((a) => a.type === 'MemberAgent')?.lastReceivedHeartbeat ?? mc.metadata.creationTimestamp;
+          return !seen || now.getTime() - Date.parse(seen) <= missedHeartbeats * period * 1000;
+        };
+        if (heardFrom(status, s.object)) continue;
         if (status.conditions?.some((c) => c.type === 'Healthy' && c.status === 'Unknown')) continue;
         const message = agent
           ? `The member agent has not reported since ${lastSeen} (${missedHeartbeats} heartbeats of ${period} s missed): it is stopped, or cannot reach the hub.`
@@ -40,8 +45,7 @@ export async function sweepMemberHealth(deps: AppDeps): Promise<{ members: numbe
           s.object.metadata.name!,
           (current, mc) => {
             // Read again after a lost race: a report that came meanwhile keeps the member healthy.
-            const seen = current.agentStatus?.find((a) => a.type === 'MemberAgent')?.lastReceivedHeartbeat ?? mc.metadata.creationTimestamp;
-            if (seen && now.getTime() - Date.parse(seen) <= missedHeartbeats * period * 1000) return current;
+            if (heardFrom(current, mc)) return current;
             return {
               ...current,
               conditions: setCondition(

@@ -73,17 +73,6 @@ export interface Selection {
   problems: string[];
 }
 
-async function listAll(objects: HubObjects, t: ResourceType, namespace?: string): Promise<KubeObject[]> {
-  const out: KubeObject[] = [];
-  let continueToken: string | undefined;
-  do {
-    const page = await objects.deps.store.list(objects.hub, { resource: resourceKey(t), namespace }, { limit: 1000, continueToken });
-    out.push(...page.items.map((s) => s.object));
-    continueToken = page.continueToken;
-  } while (continueToken);
-  return out;
-}
-
 const selects = (s: ResourceSelector, o: KubeObject) =>
   s.name !== undefined ? o.metadata.name === s.name : matchesSelector(s.labelSelector, o.metadata.labels);
 
@@ -109,7 +98,7 @@ export async function selectResources(objects: HubObjects, selectors: ResourceSe
       problems.push(`${where}: ${s.kind} is one of the fleet's own kinds, which stay on the hub`);
       continue;
     }
-    const picked = (await listAll(objects, t)).filter((o) => selects(s, o));
+    const picked = (await objects.listAll(t)).map((x) => x.object).filter((o) => selects(s, o));
     for (const o of picked) add(t, o);
     if (t.kind !== 'Namespace' || s.selectionScope === 'NamespaceOnly') continue;
     const keys = new Set<string>();
@@ -118,7 +107,7 @@ export async function selectResources(objects: HubObjects, selectors: ResourceSe
       (x) => x.namespaced && !hubOnlyGroups.has(x.group) && !hubOnlyKinds.has(x.kind) && !keys.has(resourceKey(x)) && keys.add(resourceKey(x)),
     );
     for (const ns of picked.filter((o) => propagatable(t, o))) {
-      for (const x of inside) for (const o of await listAll(objects, x, ns.metadata.name)) add(x, o);
+      for (const x of inside) for (const { object } of await objects.listAll(x, ns.metadata.name)) add(x, object);
     }
   }
   const manifests = [...found.values()].sort((a, b) => orderOf(a) - orderOf(b) || (idOf(a) < idOf(b) ? -1 : 1));

@@ -11,7 +11,7 @@ import { matchesSelector } from '../domain/placement/selectors.js';
 import { parsePlacementSpec } from '../domain/placement/spec.js';
 import type { Condition } from '../hub/conditions.js';
 import { builtInTypes, type KubeObject } from '../hub/kinds.js';
-import { HubObjects, resourceKey } from '../hub/objects.js';
+import { HubObjects } from '../hub/objects.js';
 import type { HubRef } from '../hub/store.js';
 import type { AppDeps } from './context.js';
 
@@ -39,16 +39,8 @@ export async function requestPlacementSync(deps: Pick<AppDeps, 'queue' | 'now'>,
   );
 }
 
-async function placements(deps: AppDeps, hub: HubRef): Promise<KubeObject[]> {
-  const out: KubeObject[] = [];
-  let continueToken: string | undefined;
-  do {
-    const page = await deps.hubStore.list(hub, { resource: resourceKey(crpType), namespace: '' }, { limit: 1000, continueToken });
-    out.push(...page.items.map((s) => s.object));
-    continueToken = page.continueToken;
-  } while (continueToken);
-  return out;
-}
+const placements = async (deps: AppDeps, hub: HubRef): Promise<KubeObject[]> =>
+  (await new HubObjects({ store: deps.hubStore, now: deps.now }, hub).listAll(crpType, '')).map((s) => s.object);
 
 export type MemberChange = 'eligible' | 'labels' | 'taints' | 'properties' | 'left';
 

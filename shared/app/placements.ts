@@ -19,7 +19,7 @@ import { type PlacementSpec, parseOverrideSpec, parsePlacementSpec } from '../do
 import { fitDecisions, fitStatus, type MemberReport, placementStatus, type WorkReport } from '../domain/placement/status.js';
 import { type Condition, setCondition, timestamp } from '../hub/conditions.js';
 import { builtInTypes, type KubeObject, type ResourceType } from '../hub/kinds.js';
-import { HubObjects, resourceKey } from '../hub/objects.js';
+import { HubObjects } from '../hub/objects.js';
 import { HubError } from '../hub/status.js';
 import { HubGone, HubWriteConflict, type StoredObject } from '../hub/store.js';
 import type { AppDeps } from './context.js';
@@ -49,15 +49,15 @@ const writes = { dryRun: false, fieldManager: 'fleet-placement-controller' };
 
 export const workName = (placement: string) => `${placement}-work`;
 
-async function listAll(objects: HubObjects, t: ResourceType, namespace?: string): Promise<StoredObject[]> {
-  const out: StoredObject[] = [];
-  let continueToken: string | undefined;
-  do {
-    const page = await objects.deps.store.list(objects.hub, { resource: resourceKey(t), namespace }, { limit: 1000, continueToken });
-    out.push(...page.items);
-    continueToken = page.continueToken;
-  } while (continueToken);
-  return out;
+/** What the rollout reads of a member's Work: what it holds, its generation, when the fleet wrote it, the agent's Available. */
+function memberWorkOf(work: KubeObject): MemberWork {
+  const available = conditionOf(work, 'Available');
+  return {
+    hash: work.metadata.annotations?.[workHashAnnotation] ?? '',
+    generation: work.metadata.generation ?? 1,
+    writtenAt: Date.parse(work.metadata.annotations?.[writtenAtAnnotation] ?? '') || 0,
+    ...(available ? { available } : {}),
+  };
 }
 
 const ofPlacement = (items: StoredObject[], name: string) => items.filter((s) => s.object.metadata.labels?.[parentLabel] === name);
@@ -116,12 +116,12 @@ export function candidateOf(mc: KubeObject): Candidate {
 }
 
 async function cleanup(objects: HubObjects, name: string): Promise<void> {
-  const works = ofPlacement(await listAll(objects, workType), name);
+  const works = ofPlacement(await objects.listAll(workType), name);
   await inParallel(works, 16, (w) =>
     objects.delete(workType, w.object.metadata.namespace, w.object.metadata.name!, { dryRun: false }).then(() => undefined, ignoreMissing),
   );
   for (const t of [policySnapshotType, resourceSnapshotType])
-    for (const s of ofPlacement(await listAll(objects, t), name))
+    for (const s of ofPlacement(await objects.listAll(t), name))
       await objects.delete(t, undefined, s.object.metadata.name!, { dryRun: false }).catch(ignoreMissing);
 }
 
@@ -169,10 +169,10 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
   }
   const spec = parsed.value;
   const [memberClusters, works, policySnapshots, resourceSnapshots, overrides, selection] = await Promise.all([
-    listAll(objects, memberClusterType, ''),
-    listAll(objects, workType).then((all) => ofPlacement(all, name)),
-    listAll(objects, policySnapshotType, '').then((all) => ofPlacement(all, name)),
-    listAll(objects, resourceSnapshotType, '').then((all) => ofPlacement(all, name)),
+    objects.listAll(memberClusterType, ''),
+    objects.listAll(workType).then((all) => ofPlacement(all, name)),
+    objects.listAll(policySnapshotType, '').then((all) => ofPlacement(all, name)),
+    objects.listAll(resourceSnapshotType, '').then((all) => ofPlacement(all, name)),
     overridesOf(objects, name),
     selectResources(objects, spec.resourceSelectors),
   ]);
@@ -225,16 +225,7 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
   const desired = new Map<string, string>();
   for (const [m, o] of outcomes) if (!o.error) desired.set(m, hashOf({ manifests: o.manifests, applyStrategy, deleteOptions }));
   const current = new Map<string, MemberWork & { stored: StoredObject }>();
-  for (const w of works) {
-    const available = conditionOf(w.object, 'Available');
-    current.set(memberOfWork(w), {
-      stored: w,
-      hash: w.object.metadata.annotations?.[workHashAnnotation] ?? '',
-      generation: w.object.metadata.generation ?? 1,
-      writtenAt: Date.parse(w.object.metadata.annotations?.[writtenAtAnnotation] ?? '') || 0,
-      ...(available ? { available } : {}),
-    });
-  }
+  for (const w of works) current.set(memberOfWork(w), { stored: w, ...memberWorkOf(w.object) });
   const rolling = spec.strategy.rollingUpdate;
   const plan = planRollout({
     selected: decision.selected,
@@ -290,12 +281,7 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
     let work: WorkReport | undefined;
     if (object) {
       const status = (object.status ?? {}) as { conditions?: Condition[]; manifestConditions?: WorkReport['manifestConditions'] };
-      const w: MemberWork = {
-        hash: object.metadata.annotations?.[workHashAnnotation] ?? '',
-        generation: object.metadata.generation ?? 1,
-        writtenAt: Date.parse(object.metadata.annotations?.[writtenAtAnnotation] ?? '') || 0,
-        ...(conditionOf(object, 'Available') ? { available: conditionOf(object, 'Available') } : {}),
-      };
+      const w = memberWorkOf(object);
       work = {
         synced: desired.has(m) && w.hash === desired.get(m),
         generation: w.generation,
@@ -457,7 +443,7 @@ async function snapshotResources(
 }
 
 async function overridesOf(objects: HubObjects, placement: string): Promise<Override[]> {
-  const [cluster, namespaced] = await Promise.all([listAll(objects, clusterOverrideType, ''), listAll(objects, resourceOverrideType)]);
+  const [cluster, namespaced] = await Promise.all([objects.listAll(clusterOverrideType, ''), objects.listAll(resourceOverrideType)]);
   const all: Override[] = [];
   for (const [kind, items] of [
     ['ClusterResourceOverride', cluster],

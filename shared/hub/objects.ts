@@ -2,6 +2,7 @@
 // CRD cascades), get and list, each with Kubernetes' object semantics (uid, resourceVersion as an
 // optimistic lock, generation for spec changes, creationTimestamp, deletionTimestamp).
 import { randomUUID } from 'node:crypto';
+import { timestamp } from './conditions.js';
 import { crdErrors, crdStatus, typesOfCrd } from './crds.js';
 import { type ManagedEntry, recordUpdate, serverSideApply } from './fields.js';
 import { builtInTypes, crdType, groupVersion, type KubeObject, namespaceType, type ResourceType } from './kinds.js';
@@ -80,11 +81,16 @@ export class HubObjects {
 
   /** The CRDs of this hub (each discovery request reads them: a new CRD is served at once). */
   async crds(): Promise<KubeObject[]> {
-    const all: KubeObject[] = [];
+    return (await this.listAll(crdType, '')).map((s) => s.object);
+  }
+
+  /** Every live object of a kind (namespace undefined: in every namespace), read a page of 1,000 at a time. */
+  async listAll(t: Pick<ResourceType, 'group' | 'plural'>, namespace?: string): Promise<StoredObject[]> {
+    const all: StoredObject[] = [];
     let continueToken: string | undefined;
     do {
-      const page = await this.store.list(this.hub, { resource: resourceKey(crdType), namespace: '' }, { limit: 1000, continueToken });
-      all.push(...page.items.map((i) => i.object));
+      const page = await this.store.list(this.hub, { resource: resourceKey(t), namespace }, { limit: 1000, continueToken });
+      all.push(...page.items);
       continueToken = page.continueToken;
     } while (continueToken);
     return all;
@@ -173,7 +179,7 @@ export class HubObjects {
     const existing = options.existing === undefined ? await this.store.get(this.hub, key) : (options.existing ?? undefined);
     if (existing && !existing.deleted) throw alreadyExists(t.plural, t.group, key.name);
     const now = this.deps.now();
-    const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
+    const at = timestamp(now);
     for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'selfLink'])
       delete o.metadata[f];
     o.apiVersion = groupVersion(t);
@@ -256,7 +262,7 @@ export class HubObjects {
       return this.present(t, o);
     }
     const now = this.deps.now();
-    const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
+    const at = timestamp(now);
     if (!noGeneration.has(t.kind) && specOf(t, o) !== specOf(t, before)) o.metadata.generation = (before.metadata.generation ?? 0) + 1;
     o.metadata.resourceVersion = nextRv(now);
     if (options.manager !== 'apply') {
@@ -350,7 +356,7 @@ export class HubObjects {
     const stored = await this.store.get(this.hub, keyOf(t, namespace, name));
     const current = stored && !stored.deleted ? stored : undefined;
     const now = this.deps.now();
-    const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
+    const at = timestamp(now);
     const { object, managedFields } = serverSideApply(
       current ? (this.present(t, current.object) as Record<string, unknown>) : undefined,
       c as Record<string, unknown>,
@@ -425,7 +431,7 @@ export class HubObjects {
     if (options.dryRun) return { object: this.present(t, o), gone: false };
     if (!o.metadata.deletionTimestamp) {
       const now = this.deps.now();
-      o.metadata.deletionTimestamp = now.toISOString().replace(/\.\d+Z$/, 'Z');
+      o.metadata.deletionTimestamp = timestamp(now);
       o.metadata.deletionGracePeriodSeconds = 0;
       o.metadata.resourceVersion = nextRv(now);
       if (t.kind === 'Namespace') o.status = { ...(isObj(o.status) ? o.status : {}), phase: 'Terminating' };
@@ -476,7 +482,7 @@ export class HubObjects {
             ...s.object,
             metadata: {
               ...s.object.metadata,
-              deletionTimestamp: now.toISOString().replace(/\.\d+Z$/, 'Z'),
+              deletionTimestamp: timestamp(now),
               deletionGracePeriodSeconds: 0,
               resourceVersion: nextRv(now),
             },
