@@ -14,6 +14,9 @@ import {
 /** Long enough for a list of a few thousand objects, short beside a heartbeat's three missed periods. */
 export const defaultRequestTimeoutMs = 30_000;
 
+// Unlike KubernetesObjectApi.makeApiClient, the object API made here does not take the kubeconfig
+// context's namespace as its default: every namespaced manifest a Work carries names its namespace
+// (the hub stores none without one), so the default is never used.
 export function apiClientWithTimeout<T>(kc: KubeConfig, type: new (configuration: Configuration) => T, timeoutMs = defaultRequestTimeoutMs): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');

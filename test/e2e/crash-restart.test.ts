@@ -33,8 +33,7 @@ it('survives a SIGKILL of the whole stack during 300 joins', { timeout: 240_000 
   await until(() => progress.joined >= 10, { within: 90_000, every: 20, what: '10 joins' });
   const before = stack.env;
   await stack.kill();
-  // Killed in the middle: some joins done, most not.
-  expect(progress.joined).toBeGreaterThanOrEqual(10);
+  // Killed in the middle: some joins done (the wait above), most not.
   expect(progress.joined).toBeLessThan(joins.length / 2);
   stack = await startStackProcess({ ...env, FLEET_LOCAL_STATE: stack.stateDir });
   // The same endpoints as before: clients and their tokens go on as they were.
