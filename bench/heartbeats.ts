@@ -19,6 +19,8 @@ export interface HeartbeatBenchOptions {
   waitFor: HubBenchOptions['waitFor'];
   pool: HubBenchOptions['pool'];
   tableRequests: () => Promise<number>;
+  /** What the member-health sweep (a timer, left out of tableRequests) asked of storage so far. */
+  healthSweepRequests: () => Promise<number>;
   cpuMs: () => Promise<number>;
   /** A token for the cluster's identity (the identity endpoint with mi_res_id). */
   tokenFor: (clusterId: string) => Promise<string>;
@@ -99,6 +101,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const endAt = startedAt + o.windowSeconds * 1000;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const beforeRequests = await o.tableRequests();
+  const beforeSweep = await o.healthSweepRequests();
   const beforeCpu = await o.cpuMs();
   const loop = async (i: number) => {
     const auth = { authorization: `Bearer ${tokens[i]}` };
@@ -145,6 +148,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   await sleep(o.windowSeconds * 1000 + 50);
   const seconds = (performance.now() - startedAt) / 1000;
   const requests = (await o.tableRequests()) - beforeRequests;
+  const sweepRequests = (await o.healthSweepRequests()) - beforeSweep;
   const cores = ((await o.cpuMs()) - beforeCpu) / 1000 / seconds;
   writes.sort((a, b) => a - b);
   const offered = n / o.periodSeconds;
@@ -154,6 +158,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
     `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
     `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms`,
     `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH + Works LIST, and the MemberCluster copy)`,
+    `  health sweep:    ${sweepRequests} Table Storage requests in the ${o.windowSeconds} s (${fmt(sweepRequests / Math.max(1, done), 3)} a heartbeat; not in the line above)`,
     `  CPU:             ${fmt(cores, 2)} cores of the stack`,
   ];
   // Printed before the fleet is deleted, so that a delete that goes wrong does not lose them.

@@ -2,14 +2,14 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { missedHeartbeats, sweepMemberHealth } from '../shared/app/memberHealth.js';
 import { resyncPlacements } from '../shared/app/placementTriggers.js';
 import { sweepOperations } from '../shared/app/sweeper.js';
-import { settings } from '../shared/config.js';
+import { settings, timerFunctionNames } from '../shared/config.js';
 import { runtime } from '../shared/runtime.js';
 import type { FunctionDefinition } from './definitions.js';
 
 export const timerFunctions: FunctionDefinition[] = [
   {
     kind: 'timer',
-    name: 'operations-sweeper',
+    name: timerFunctionNames.sweeper,
     schedule: `%${settings.sweepSchedule.name}%`,
     handler: async (_timer: Timer, context: InvocationContext) => {
       const rt = await runtime();
@@ -19,7 +19,7 @@ export const timerFunctions: FunctionDefinition[] = [
   },
   {
     kind: 'timer',
-    name: 'member-health',
+    name: timerFunctionNames.memberHealth,
     schedule: `%${settings.memberHealthSchedule.name}%`,
     handler: async (_timer: Timer, context: InvocationContext) => {
       const rt = await runtime();
@@ -29,7 +29,7 @@ export const timerFunctions: FunctionDefinition[] = [
   },
   {
     kind: 'timer',
-    name: 'placement-resync',
+    name: timerFunctionNames.placementResync,
     schedule: `%${settings.placementResyncSchedule.name}%`,
     handler: async (_timer: Timer, context: InvocationContext) => {
       const rt = await runtime();

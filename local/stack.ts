@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { queues, settings } from '../shared/config.js';
+import { queues, settings, timerFunctionNames } from '../shared/config.js';
 import { superviseAgents } from './agents.js';
 import { startArmEmulatorThread } from './arm/server.js';
 import { loadSeed } from './arm/world.js';
@@ -70,8 +70,9 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   const state = (name: string) => (options.stateDir ? join(options.stateDir, name) : undefined);
   const load = newLoadBuffer();
   const slot = (name: LoopName): ThreadLoad => ({ buffer: load, slot: loopNames.indexOf(name) });
-  // The function host's CPU time (what it reported, plus that of the hosts before it) and its pid.
-  const host = new Float64Array(new SharedArrayBuffer(8 * 2));
+  // The function host's CPU time (what it reported, plus that of the hosts before it), its pid, and
+  // the Table Storage requests each timer function made (in timerFunctionNames' order).
+  const host = new Float64Array(new SharedArrayBuffer(8 * (2 + Object.values(timerFunctionNames).length)));
   const tables = await startAzuriteTablesThread({ port: ports.tables, stateDir: state('tables'), load: slot('Azurite') });
   const serviceBus = await startServiceBusEmulatorThread({ queues: Object.values(queues), port: ports.serviceBus, load: slot('Service Bus') });
   const apiPort = ports.api || (await freePort());
@@ -179,6 +180,9 @@ function superviseFunctionHost(options: { env: NodeJS.ProcessEnv; host: Float64A
   let stopping = false;
   let cpuBefore = 0; // of the hosts that died
   let cpuNow = 0;
+  const timers = Object.values(timerFunctionNames);
+  const timerRequestsBefore = timers.map(() => 0); // of the hosts that died
+  let timerRequestsNow = timers.map(() => 0);
   let resolveReady: (url: string) => void;
   let rejectReady: (e: Error) => void;
   const ready = new Promise<string>((resolve, reject) => {
@@ -202,6 +206,8 @@ function superviseFunctionHost(options: { env: NodeJS.ProcessEnv; host: Float64A
       } else {
         cpuNow = m.load.cpuMs;
         options.host[0] = cpuBefore + cpuNow;
+        timerRequestsNow = timers.map((name) => m.load.timerTableRequests[name] ?? 0);
+        for (let i = 0; i < timers.length; i++) options.host[2 + i] = timerRequestsBefore[i] + timerRequestsNow[i];
         // The host's loops, in the stack's shared buffer (what /_local/stats reports).
         const cells = new Float64Array(options.load);
         for (const [name, ms] of Object.entries(m.load.loopActiveMs)) cells[loopNames.indexOf(name as LoopName)] = loopsBefore[name] + ms;
@@ -210,6 +216,8 @@ function superviseFunctionHost(options: { env: NodeJS.ProcessEnv; host: Float64A
     });
     c.on('exit', (code, signal) => {
       cpuBefore += cpuNow;
+      for (let i = 0; i < timers.length; i++) timerRequestsBefore[i] += timerRequestsNow[i];
+      timerRequestsNow = timers.map(() => 0);
       for (const [name, ms] of Object.entries(lastLoops)) loopsBefore[name] += ms;
       lastLoops = {};
       if (stopping) return;

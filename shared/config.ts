@@ -39,6 +39,9 @@ export const queues = {
   },
 } as const satisfies Record<string, QueueDefinition>;
 
+// The timer functions, by name (the local stack counts each one's storage requests in this order).
+export const timerFunctionNames = { sweeper: 'operations-sweeper', memberHealth: 'member-health', placementResync: 'placement-resync' } as const;
+
 export const tables = {
   // One partition per fleet: the fleet row, its members and its operations.
   fleets: 'fleets',

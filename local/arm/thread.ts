@@ -1,6 +1,7 @@
 // The ARM and Entra emulation on its own thread. Its stats endpoint reads the other emulators'
 // counters from shared memory their threads write (see ../stack.ts).
 import { workerData } from 'node:worker_threads';
+import { timerFunctionNames } from '../../shared/config.js';
 import { readLoad, serveOnThread } from '../threads.js';
 import { startArmEmulator } from './server.js';
 
@@ -23,6 +24,8 @@ const arm = await startArmEmulator({
     // This process's and the function host's (a process of its own).
     cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage()) + host[0],
     functionHostPid: host[1],
+    // Table Storage requests the timer functions made, by timer (counted by the function host).
+    timerTableRequests: Object.fromEntries(Object.values(timerFunctionNames).map((name, i) => [name, host[2 + i]])),
   }),
 });
 serveOnThread({ armEndpoint: arm.armEndpoint, identityEndpoint: arm.identityEndpoint, identityHeader: arm.identityHeader, homeIssuer: arm.homeIssuer }, () =>

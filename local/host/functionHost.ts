@@ -4,6 +4,8 @@
 // apart from the queue worker), drives the Service Bus functions and runs the timers. Its settings
 // come from the environment, as App Service sets them; the parent passes what it needs to know
 // besides in FLEET_LOCAL_HOST (JSON), and reads its load from the messages it sends.
+import { subscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
 import { functionDefinitions } from '../../functions/index.js';
 import { createServiceBusClient } from '../../shared/azure/serviceBusQueue.js';
 import { settings } from '../../shared/config.js';
@@ -12,7 +14,7 @@ import { loopNames, lowerThisThreadsPriority, newLoadBuffer, readLoad, reportLoa
 import { readHostJson } from './hostJson.js';
 import { startHttpHostThread, stderrLog } from './httpHost.js';
 import { startServiceBusHost } from './serviceBusHost.js';
-import { startTimerHost } from './timerHost.js';
+import { runningTimer, startTimerHost, timerNames } from './timerHost.js';
 
 export interface FunctionHostConfig {
   hostJsonPath: string;
@@ -25,7 +27,7 @@ export interface FunctionHostConfig {
 export type FunctionHostMessage =
   | { ready: { url: string } }
   | { failed: { message: string; code?: string; port?: number } }
-  | { load: { cpuMs: number; loopActiveMs: Record<string, number> } };
+  | { load: { cpuMs: number; loopActiveMs: Record<string, number>; timerTableRequests: Record<string, number> } };
 
 const config = JSON.parse(process.env.FLEET_LOCAL_HOST ?? '{}') as FunctionHostConfig;
 const send = (m: FunctionHostMessage) => process.send?.(m);
@@ -33,6 +35,17 @@ const send = (m: FunctionHostMessage) => process.send?.(m);
 process.on('SIGINT', () => undefined);
 
 const hostJson = readHostJson(config.hostJsonPath);
+
+// Table Storage requests made by each timer's runs, as the bench counts them apart from the work
+// it measures. Node publishes every outgoing HTTP request on this channel in the caller's async
+// context, so the request knows the timer run it belongs to.
+const tablesHost = new URL(/TableEndpoint=([^;]+)/.exec(process.env[settings.stateStorage.name] ?? '')?.[1] ?? 'http://none').host;
+const timerTableRequests: Record<string, number> = Object.fromEntries(timerNames.map((n) => [n, 0]));
+subscribe('http.client.request.start', (message) => {
+  const timer = runningTimer.getStore();
+  if (timer === undefined) return;
+  if ((message as { request: ClientRequest }).request.getHeader('host') === tablesHost) timerTableRequests[timer]++;
+});
 const load = newLoadBuffer();
 const slot = (name: (typeof loopNames)[number]): ThreadLoad => ({ buffer: load, slot: loopNames.indexOf(name) });
 const stopReporting = reportLoad(slot('functions (Service Bus, timers)'));
@@ -61,6 +74,7 @@ const reporter = setInterval(() => {
     load: {
       cpuMs: (user + system) / 1000,
       loopActiveMs: { 'functions (Service Bus, timers)': loops['functions (Service Bus, timers)'], 'functions (HTTP)': loops['functions (HTTP)'] },
+      timerTableRequests,
     },
   });
 }, 100);

@@ -78,14 +78,20 @@ export async function waitForOperation(client: Client, url: string, within = 120
   );
   const again = (await callUntilAnswered(client, 'GET', url)).body;
   expect(again).toEqual(final);
-  return final as { status: string; endTime: string; error?: { code: string; message: string } };
+  return final as { status: string; startTime: string; endTime: string; error?: { code: string; message: string } };
+}
+
+/** How far a load has got: PUTs answered with an operation, and operations ended Succeeded. */
+export interface Progress {
+  joined: number;
+  accepted?: number;
 }
 
 /**
  * Every join, `concurrency` at a time: PUT (again, while there is no answer), then its operation
  * polled to the end. Returns the operation each member's last accepted PUT started.
  */
-export async function joinAll(client: Client, joins: Join[], concurrency: number, progress = { joined: 0 }, operationWithinMs = 120_000) {
+export async function joinAll(client: Client, joins: Join[], concurrency: number, progress: Progress = { joined: 0 }, operationWithinMs = 120_000) {
   const accepted = new Map<string, string>();
   let next = 0;
   await Promise.all(
@@ -97,6 +103,7 @@ export async function joinAll(client: Client, joins: Join[], concurrency: number
         expect([200, 201], JSON.stringify(res.body)).toContain(res.status);
         const url = res.headers.get('azure-asyncoperation')!;
         accepted.set(j.member, url);
+        progress.accepted = (progress.accepted ?? 0) + 1;
         const op = await waitForOperation(client, url, operationWithinMs);
         expect(op.status, `${j.member}: ${op.error?.message}`).toBe('Succeeded');
         progress.joined++;
