@@ -108,6 +108,35 @@ export async function startHttpHostThread(options: {
   return { url: thread.ready.url, close: thread.close };
 }
 
+/** How much of an oversized body is read (and dropped) so that its client gets the 413 (100 MB: the Functions host's own limit). */
+const discardBytes = 100 * 1024 * 1024;
+
+/**
+ * The request's body, or 'tooLarge' past `limit` bytes. An oversized body is not kept (memory is not
+ * the client's to fill) but read to its end: a client sends its whole body before it reads the
+ * answer, and a socket closed under a body still coming reaches it as EPIPE or a reset, not as the
+ * 413. Past `discardBytes` reading stops, and the answer closes the connection.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'tooLarge'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) chunks.push(c);
+      else chunks.length = 0;
+      if (size > discardBytes) {
+        req.off('data', onData);
+        req.pause();
+        resolve('tooLarge');
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(size > limit ? 'tooLarge' : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
 export async function startHttpHost(options: {
   definitions: FunctionDefinition[];
   routePrefix: string;
@@ -141,21 +170,15 @@ export async function startHttpHost(options: {
           route.catchAll && i === route.names.length - 1 ? [n, segments.slice(route.segmentOf[i]).join('/')] : [n, segments[route.segmentOf[i]]],
         ),
       );
-      const chunks: Buffer[] = [];
-      let size = 0;
       const limit = route.def.maxRequestBytes ?? maxRequestBytes;
-      for await (const c of req) {
-        size += (c as Buffer).length;
-        // Not read past the limit: the handler would refuse it anyway, and memory is not the client's to fill.
-        if (size > limit) {
-          res.setHeader('connection', 'close');
-          return refuse(res, 413, 'RequestEntityTooLarge', `The request content is over ${limit} bytes, the most accepted.`);
-        }
-        chunks.push(c as Buffer);
+      const body = await readBody(req, limit);
+      if (body === 'tooLarge') {
+        if (!req.readableEnded) res.setHeader('connection', 'close');
+        return refuse(res, 413, 'RequestEntityTooLarge', `The request content is over ${limit} bytes, the most accepted.`);
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      const request = new HttpRequest({ method, url: url.toString(), headers, params, ...(chunks.length ? { body: { bytes: Buffer.concat(chunks) } } : {}) });
+      const request = new HttpRequest({ method, url: url.toString(), headers, params, ...(body.length ? { body: { bytes: body } } : {}) });
       const context = new InvocationContext({
         invocationId: randomUUID(),
         functionName: route.def.name,

@@ -1,5 +1,6 @@
 // The hub's Kubernetes API: paths and verbs to use cases, in plain data (the HTTP adapter is
 // shared/http/hubHandler.ts). What kubectl sends for each verb is in ../shared/reference/kubectl-hub.md.
+
 import { parse as parseYaml } from 'yaml';
 import {
   aggregatedContentType,
@@ -17,6 +18,7 @@ import { groupVersion, type KubeObject, type ResourceType } from './kinds.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './meta.js';
 import { type HubDeps, HubObjects, keyOf, nextRv, nextRvAt, resourceKey, rvToMs, tombstoneRetentionMs } from './objects.js';
 import { jsonPatch, mergePatch, patchTypeOf } from './patch.js';
+import { decodeKubernetesProtobuf, protobufContentType } from './protobuf/decode.js';
 import { badRequest, HubError, invalid, methodNotAllowed, notFound, routeNotFound } from './status.js';
 import { BadContinueToken, type HubRef, type StoredObject } from './store.js';
 import { type IncludeObject, rowOf, toTable, wantsTable } from './table.js';
@@ -101,12 +103,7 @@ const json = (body: unknown, status = 200): HubResult => ({ status, body });
 
 function decodeBody(call: HubCall, apply: boolean): unknown {
   const type = (call.contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (type === 'application/vnd.kubernetes.protobuf')
-    throw new HubError(
-      415,
-      'UnsupportedMediaType',
-      'this hub does not decode protobuf; kubectl sends it for `kubectl create <kind> ...` generators: run the same command with `--dry-run=client -o yaml | kubectl apply -f -`',
-    );
+  if (type === protobufContentType) return decodeKubernetesProtobuf(call.body ?? Buffer.alloc(0));
   const text = (call.body ?? Buffer.alloc(0)).toString('utf8');
   if (!text.trim()) throw badRequest('the request has no body; send the object as JSON');
   try {

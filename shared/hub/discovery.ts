@@ -40,8 +40,18 @@ const resourceEntry = (t: ResourceType) => ({
   verbs,
   ...(t.shortNames?.length ? { shortNames: t.shortNames } : {}),
   ...(t.categories?.length ? { categories: t.categories } : {}),
-  ...(t.status
-    ? { subresources: [{ subresource: 'status', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: ['get', 'patch', 'update'] }] }
+  ...(t.status || t.scale
+    ? {
+        subresources: [
+          ...(t.status
+            ? [{ subresource: 'status', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: ['get', 'patch', 'update'] }]
+            : []),
+          // kubectl autoscale looks for it here before it builds a HorizontalPodAutoscaler.
+          ...(t.scale
+            ? [{ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] }]
+            : []),
+        ],
+      }
     : {}),
 });
 

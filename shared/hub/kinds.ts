@@ -319,6 +319,20 @@ const builtIn: ResourceType[] = [
     }),
   ),
   {
+    group: 'scheduling.k8s.io',
+    version: 'v1',
+    kind: 'PriorityClass',
+    plural: 'priorityclasses',
+    singular: 'priorityclass',
+    shortNames: ['pc'],
+    namespaced: false,
+    status: false,
+    columns: [
+      { name: 'Value', type: 'integer', cell: (o) => o.value ?? 0 },
+      { name: 'Global-Default', type: 'boolean', cell: (o) => o.globalDefault ?? false },
+    ],
+  },
+  {
     group: 'apiextensions.k8s.io',
     version: 'v1',
     kind: 'CustomResourceDefinition',
@@ -580,6 +594,7 @@ export const strategicGroups = new Set([
   'policy',
   'autoscaling',
   'rbac.authorization.k8s.io',
+  'scheduling.k8s.io',
   'apiextensions.k8s.io',
 ]);
 

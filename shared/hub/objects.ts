@@ -1,7 +1,9 @@
 // What the hub does to objects: create, update, patch, apply, delete (finalizers, namespace and
 // CRD cascades), get and list, each with Kubernetes' object semantics (uid, resourceVersion as an
 // optimistic lock, generation for spec changes, creationTimestamp, deletionTimestamp).
+
 import { randomUUID } from 'node:crypto';
+import { allocateServiceAddresses, builtInErrors, defaultBuiltIn } from './builtins.js';
 import { timestamp } from './conditions.js';
 import { crdErrors, crdStatus, typesOfCrd } from './crds.js';
 import { type ManagedEntry, recordUpdate, serverSideApply } from './fields.js';
@@ -85,6 +87,11 @@ export class HubObjects {
   }
 
   /** Every live object of a kind (namespace undefined: in every namespace), read a page of 1,000 at a time. */
+  /** Every Service of the hub (what a new one's addresses must differ from). */
+  private async services(): Promise<KubeObject[]> {
+    return (await this.listAll({ group: '', plural: 'services' })).map((s) => s.object);
+  }
+
   async listAll(t: Pick<ResourceType, 'group' | 'plural'>, namespace?: string): Promise<StoredObject[]> {
     const all: StoredObject[] = [];
     let continueToken: string | undefined;
@@ -145,8 +152,9 @@ export class HubObjects {
       );
   }
 
-  private check(t: ResourceType, o: KubeObject): void {
+  private check(t: ResourceType, o: KubeObject, before?: KubeObject): void {
     const errors = metadataErrors(o, t.kind === 'Namespace' ? 'label' : 'subdomain');
+    if (!t.custom) errors.push(...builtInErrors(t.kind, o, before));
     if (t.kind === 'CustomResourceDefinition') errors.push(...crdErrors(o));
     if (t.validate) errors.push(...t.validate(o));
     if (errors.length) throw invalid(t.kind, t.group, o.metadata.name ?? '', errors);
@@ -173,8 +181,10 @@ export class HubObjects {
     if (!o.metadata.name && o.metadata.generateName) o.metadata.name = `${o.metadata.generateName}${randomUUID().replaceAll('-', '').slice(0, 5)}`;
     if (t.namespaced) o.metadata.namespace = namespace;
     else delete o.metadata.namespace;
+    if (!t.custom) defaultBuiltIn(t.kind, o);
     this.check(t, o);
     await this.namespaceFor(t, namespace, true);
+    if (!t.custom && t.kind === 'Service') allocateServiceAddresses(o, await this.services());
     const key = keyOf(t, namespace, o.metadata.name!);
     const existing = options.existing === undefined ? await this.store.get(this.hub, key) : (options.existing ?? undefined);
     if (existing && !existing.deleted) throw alreadyExists(t.plural, t.group, key.name);
@@ -252,7 +262,15 @@ export class HubObjects {
       if (b.group !== n.group || b.scope !== n.scope || names(b) !== names(n))
         throw invalid(t.kind, t.group, name, [{ field: 'spec', message: 'Invalid value: spec.group, spec.scope and spec.names.plural cannot change' }]);
     }
-    this.check(t, o);
+    if (!t.custom && options.subresource !== 'status') {
+      defaultBuiltIn(t.kind, o, before);
+      this.check(t, o, before);
+      if (t.kind === 'Service')
+        allocateServiceAddresses(
+          o,
+          (await this.services()).filter((s) => s.metadata.uid !== before.metadata.uid),
+        );
+    } else this.check(t, o);
     if (t.kind === 'CustomResourceDefinition' && options.subresource !== 'status') o.status = crdStatus(o, before.metadata.creationTimestamp ?? '');
     // Unchanged: nothing is written and the resourceVersion stays (as kube-apiserver does).
     const comparable = (x: KubeObject) => JSON.stringify({ ...x, metadata: { ...x.metadata, resourceVersion: undefined, managedFields: undefined } });

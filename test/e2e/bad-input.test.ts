@@ -106,6 +106,17 @@ describe('bad input is refused and stores nothing', () => {
     await gone(path);
   });
 
+  it('answers a 5 MB body with 413, every time (the client reads the answer, not EPIPE)', async () => {
+    const path = `${fleetPath('rg-in', 'huger')}?api-version=2025-03-01`;
+    const token = await tokenFor(stack.env, stack.env.FLEET_API);
+    const body = JSON.stringify({ location: 'eastus', tags: { a: 'x'.repeat(5_000_000) } });
+    const headers = { host: new URL(stack.env.FLEET_API).host, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    for (let i = 0; i < 5; i++) {
+      expect(await raw('PUT', path, headers, body)).toMatchObject({ status: 413, body: { error: { code: 'RequestEntityTooLarge' } } });
+    }
+    await gone(fleetPath('rg-in', 'huger'));
+  });
+
   it('refuses a write that is not application/json with 415', async () => {
     const path = fleetPath('rg-in', 'typed');
     for (const [type, body] of [

@@ -244,7 +244,7 @@ spec:
 });
 
 describe('bad input is refused with the Status kubectl prints, and nothing is stored', () => {
-  it('invalid names, unknown kinds, a missing namespace, malformed documents, protobuf', async () => {
+  it('invalid names, unknown kinds, a missing namespace, malformed documents', async () => {
     const invalid = await k('apply -f -', { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: shop}\n' });
     expect(invalid.stderr).toContain('The ConfigMap "Bad_Name" is invalid');
     expect(invalid.stderr).toContain('metadata.name: Invalid value: "Bad_Name"');
@@ -256,9 +256,6 @@ describe('bad input is refused with the Status kubectl prints, and nothing is st
     expect(missing.stderr).toContain('Error from server (NotFound): error when creating "STDIN": namespaces "nowhere" not found');
     const yaml = await k('apply -f -', { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n' });
     expect(yaml.code).toBe(1);
-    const proto = await k('create configmap p -n shop --from-literal=a=b');
-    expect(proto.stderr).toContain('--dry-run=client -o yaml | kubectl apply -f -');
-    expect((await k('get cm p -n shop')).code).toBe(1);
   });
 
   it('malformed JSON, a wrong kind in the body and an unknown patch type, sent as raw requests', async () => {
