@@ -5,6 +5,7 @@
 // InternalMemberClusters are the fleet's and its agents'.
 import { fleetRefOfId } from '../domain/armIds.js';
 import { placementUpdateProblems } from '../domain/placement/spec.js';
+import type { HubAction } from '../hub/access.js';
 import type { WriteHooks } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
 import { HubError, invalid } from '../hub/status.js';
@@ -18,6 +19,27 @@ const forbidden = (plural: string, name: string, why: string) =>
 
 const fleetOwned = (labels: Record<string, string> | undefined) => Object.entries(labels ?? {}).filter(([k]) => isReservedLabel(k));
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * What the rules below refuse whatever the object holds (kubectl auth can-i asks before any object
+ * exists): the reason, or undefined when the answer depends on the object or nothing refuses it.
+ */
+export function fleetRefusal(action: HubAction): string | undefined {
+  const [plural] = action.plural.split('/');
+  const write =
+    action.verb === 'create' || action.verb === 'update' || action.verb === 'patch' || action.verb === 'delete' || action.verb === 'deletecollection';
+  if (!write) return undefined;
+  const removes = action.verb === 'create' || action.verb === 'delete' || action.verb === 'deletecollection';
+  if (action.group === 'placement.kubernetes-fleet.io' && (plural === 'clusterschedulingpolicysnapshots' || plural === 'clusterresourcesnapshots'))
+    return "the fleet's scheduler writes them";
+  if (action.group === 'cluster.kubernetes-fleet.io' && plural === 'memberclusters' && removes)
+    return 'a MemberCluster comes and goes with its ARM member (az fleet member create/delete)';
+  if (action.group === 'cluster.kubernetes-fleet.io' && plural === 'internalmemberclusters' && removes)
+    return "the fleet keeps each member's InternalMemberCluster; it comes and goes with the member";
+  if (action.group === '' && plural === 'namespaces' && removes && action.name?.startsWith('fleet-member-'))
+    return 'a fleet-member- namespace comes and goes with its member';
+  return undefined;
+}
 
 export function fleetWriteHooks(deps: AppDeps, fleetArmId: string): WriteHooks {
   const { fleetName, resourceGroup } = fleetRefOfId(fleetArmId);

@@ -4,13 +4,14 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { fleetWriteHooks } from '../app/hubPolicy.js';
+import { answerReview, type Reviewer, reviewOf } from '../app/hubReviews.js';
 import { agentAcknowledgedLeave, authorizeAgent, copyAgentStatus, identifyCaller } from '../app/memberAgents.js';
 import { parentLabel } from '../app/placements.js';
 import { onHubWrite, onMemberChange, requestPlacementSync } from '../app/placementTriggers.js';
 import { fleetRefOfId } from '../domain/armIds.js';
 import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
-import { type HubCall, type HubResult, handleHubCall, targetOf } from '../hub/api.js';
+import { decodeRequestBody, type HubCall, type HubResult, handleHubCall, targetOf } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
 import { HubError, statusBody } from '../hub/status.js';
 import { HubGone, type HubRef } from '../hub/store.js';
@@ -144,13 +145,23 @@ export function hubHandler() {
       const hub = { name, table: record.table };
       const action = actionOf(req.method, path, url.searchParams);
       const who = await identifyCaller({ deps: rt.app, hub, fleetArmId: record.fleetId, caller, action });
-      if (who.kind === 'agent') authorizeAgent(who.member, caller.principalId ?? caller.id, action);
-      else authorizeHub(rt.access, caller, action);
+      const review = reviewOf(req.method, path);
+      if (!review) {
+        if (who.kind === 'agent') authorizeAgent(who.member, caller.principalId ?? caller.id, action);
+        else authorizeHub(rt.access, caller, action);
+      }
       const declared = Number(req.headers.get('content-length') ?? 0);
       const tooLarge = () => new HubError(413, 'RequestEntityTooLarge', `the request is over ${maxHubRequestBytes} bytes (3 MiB), the most a hub accepts`);
       if (declared > maxHubRequestBytes) throw tooLarge();
       const body = req.method === 'GET' ? undefined : Buffer.from(await req.arrayBuffer());
       if (body && body.length > maxHubRequestBytes) throw tooLarge();
+      // Anyone may ask what they may do, and who they are: answered from the checks above, stored nowhere.
+      if (review) {
+        const reviewer: Reviewer = who.kind === 'agent' ? { kind: 'agent', caller, member: who.member } : { kind: 'user', caller, access: rt.access };
+        const object = decodeRequestBody(req.headers.get('content-type') ?? undefined, body);
+        if (typeof object !== 'object' || object === null) throw new HubError(400, 'BadRequest', 'the review must be an object');
+        return respond(201, answerReview(review, reviewer, object as KubeObject, new Date()), jsonType, { 'cache-control': 'no-cache, private' });
+      }
       const abort = new AbortController();
       const call: HubCall = {
         hub,

@@ -101,10 +101,13 @@ export function targetOf(path: string[]): Target | undefined {
 
 const json = (body: unknown, status = 200): HubResult => ({ status, body });
 
-function decodeBody(call: HubCall, apply: boolean): unknown {
-  const type = (call.contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (type === protobufContentType) return decodeKubernetesProtobuf(call.body ?? Buffer.alloc(0));
-  const text = (call.body ?? Buffer.alloc(0)).toString('utf8');
+const decodeBody = (call: HubCall, apply: boolean): unknown => decodeRequestBody(call.contentType, call.body, apply);
+
+/** A request's object: Kubernetes protobuf, JSON, or YAML (apply patches), by its content type. */
+export function decodeRequestBody(contentType: string | undefined, body: Buffer | undefined, apply = false): unknown {
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (type === protobufContentType) return decodeKubernetesProtobuf(body ?? Buffer.alloc(0));
+  const text = (body ?? Buffer.alloc(0)).toString('utf8');
   if (!text.trim()) throw badRequest('the request has no body; send the object as JSON');
   try {
     return apply || /yaml/.test(type) ? parseYaml(text) : JSON.parse(text);

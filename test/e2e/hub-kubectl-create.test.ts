@@ -173,6 +173,20 @@ describe('kubectl create, as against kube-apiserver', () => {
     expect((await k('get configmap dry -n shop')).code).toBe(1);
   });
 
+  it("kubectl auth can-i and whoami answer from the hub's own checks", async () => {
+    expect(await k('auth can-i create deployments -n shop')).toMatchObject({ code: 0, stdout: 'yes\n' });
+    expect(await k('auth can-i delete namespaces')).toMatchObject({ code: 0, stdout: 'yes\n' });
+    // What the fleet itself keeps, no one may write.
+    const mc = await k('auth can-i create memberclusters.cluster.kubernetes-fleet.io');
+    expect(mc).toMatchObject({ code: 1, stdout: expect.stringContaining('no - a MemberCluster comes and goes with its ARM member') });
+    expect((await k('auth can-i update clusterresourcesnapshots.placement.kubernetes-fleet.io')).stdout).toMatch(/^no - the fleet's scheduler writes them/);
+    expect((await k('auth can-i get /version')).stdout).toBe('yes\n');
+    const who = await k('auth whoami');
+    expect(who.code).toBe(0);
+    expect(who.stdout).toMatch(/Username\s+\S+/);
+    expect(who.stdout).toContain('system:authenticated');
+  });
+
   it('kubectl expose makes its Service the same way', async () => {
     await ok('expose deployment web -n shop --port=80 --target-port=8080 --name=web-exposed');
     expect((await get('service web-exposed -n shop')).spec).toMatchObject({

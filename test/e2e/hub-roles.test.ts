@@ -20,6 +20,12 @@ it('lets a reader read and refuses its writes with a Forbidden Status', async ()
     expect(write.stderr).toMatch(/Error from server \(Forbidden\).*cannot (create|patch) resource "configmaps" in API group "".*'Fleet\.Admin'/);
     expect((await k('delete cm before -n default')).stderr).toContain('Forbidden');
     expect((await k('get cm -n default -o name')).stdout).toBe('configmap/before\n');
+    // kubectl auth says the same before trying: yes to reads, no to writes, with the reason.
+    expect(await k('auth can-i get configmaps -n default')).toMatchObject({ code: 0, stdout: 'yes\n' });
+    const can = await k('auth can-i create configmaps -n default');
+    expect(can).toMatchObject({ code: 1, stdout: expect.stringMatching(/^no - .*cannot create resource "configmaps".*'Fleet\.Admin'/) });
+    const who = await k('auth whoami -o json');
+    expect(JSON.parse(who.stdout).status.userInfo.groups).toEqual(['system:authenticated', 'role:Fleet.Read', 'role:Fleet.Write']);
   } finally {
     expect(await second.stop()).toBe(0);
   }
