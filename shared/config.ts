@@ -87,6 +87,11 @@ export const settings = {
   // How often, at most, the hub asks ARM whether an unknown principal a member's agent authenticates
   // as is now the member cluster's identity (per member); 0: never (only Event Grid and member create heal).
   hubIdentityCheckSeconds: { name: 'FLEET_HUB_IDENTITY_CHECK_SECONDS', default: '60' },
+  // A hub watch without timeoutSeconds lasts between this and twice this (kube-apiserver's
+  // --min-request-timeout: 1800); host.json's functionTimeout is above twice the default.
+  hubWatchSeconds: { name: 'FLEET_HUB_WATCH_SECONDS', default: '1800' },
+  // An idle watch sends a newline this often: Azure's front end drops a response idle for 230 s.
+  hubWatchKeepAliveSeconds: { name: 'FLEET_HUB_WATCH_KEEPALIVE_SECONDS', default: '60' },
   // The heartbeat period the fleet gives its members' agents (Azure Fleet: 15 s; KubeFleet's default 60 s).
   // What a member costs is mostly this: one status write per period (README, "What a member costs").
   heartbeatPeriodSeconds: { name: 'FLEET_HEARTBEAT_PERIOD_SECONDS', default: '15' },

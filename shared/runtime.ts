@@ -96,7 +96,15 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
       heartbeatPeriodSeconds: readIntSetting(env, 'heartbeatPeriodSeconds'),
       now: () => new Date(),
     },
-    hubs: { directory: hubDirectory, store: hubStore, watch: defaultWatch },
+    hubs: {
+      directory: hubDirectory,
+      store: hubStore,
+      watch: {
+        ...defaultWatch,
+        minSeconds: readIntSetting(env, 'hubWatchSeconds'),
+        keepAliveMs: readIntSetting(env, 'hubWatchKeepAliveSeconds') * 1000,
+      },
+    },
     access: { readRoles: list(env[settings.authReadRoles.name] ?? ''), writeRoles: list(env[settings.authWriteRoles.name] ?? '') },
     tokens: createTokenValidator({ issuers: list(readSetting(env, 'authIssuer')), audiences: list(readSetting(env, 'authAudience')) }),
     retryAfterSeconds: readIntSetting(env, 'retryAfterSeconds'),

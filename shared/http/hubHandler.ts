@@ -11,7 +11,7 @@ import { onHubWrite, onMemberChange, requestPlacementSync } from '../app/placeme
 import { fleetRefOfId } from '../domain/armIds.js';
 import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
-import { decodeRequestBody, type HubCall, type HubResult, handleHubCall, targetOf } from '../hub/api.js';
+import { decodeRequestBody, type HubCall, type HubResult, handleHubCall, targetOf, watchKeepAlive } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
 import { HubError, statusBody } from '../hub/status.js';
 import { HubGone, type HubRef } from '../hub/store.js';
@@ -98,7 +98,8 @@ function streamOf(events: AsyncIterable<unknown>, abort: AbortController, contex
       }
       if (cancelled) return;
       if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(`${JSON.stringify(next.value)}\n`));
+      // A keep-alive is a bare newline, which a watch decoder reads past as whitespace.
+      else controller.enqueue(encoder.encode(next.value === watchKeepAlive ? '\n' : `${JSON.stringify(next.value)}\n`));
     },
     async cancel() {
       cancelled = true;

@@ -22,6 +22,7 @@ import { decodeKubernetesProtobuf, protobufContentType } from './protobuf/decode
 import { badRequest, HubError, invalid, methodNotAllowed, notFound, routeNotFound } from './status.js';
 import { BadContinueToken, type HubRef, type StoredObject } from './store.js';
 import { type IncludeObject, rowOf, toTable, wantsTable } from './table.js';
+import { nextChanges } from './watchPolls.js';
 
 export interface HubCall {
   hub: HubRef;
@@ -67,10 +68,16 @@ export interface WriteHooks {
 
 export interface WatchSettings {
   pollMs: number;
-  maxSeconds: number;
+  /** A watch that names no timeoutSeconds lasts between this and twice this (kube-apiserver's --min-request-timeout). */
+  minSeconds: number;
+  /** An idle watch sends a keep-alive this often: Azure's front end drops an HTTP response idle for 230 s. */
+  keepAliveMs: number;
 }
 
-export const defaultWatch: WatchSettings = { pollMs: 1000, maxSeconds: 200 };
+export const defaultWatch: WatchSettings = { pollMs: 1000, minSeconds: 1800, keepAliveMs: 60_000 };
+
+/** What a watch yields to keep its response from going idle (the HTTP adapter writes a newline). */
+export const watchKeepAlive = Symbol('watch keep-alive');
 
 /** Reads a resource path: /api/v1/..., /apis/{g}/{v}/..., [namespaces/{ns}/]{plural}[/{name}[/{sub}]]. */
 export function targetOf(path: string[]): Target | undefined {
@@ -417,19 +424,6 @@ async function list(objects: HubObjects, t: ResourceType, namespace: string | un
   });
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-
 /**
  * A watch: Table Storage has no change feed, so the hub polls its partition(s) for rows with a
  * newer resourceVersion (tombstones are DELETED events), a little behind the last one seen so a
@@ -446,7 +440,10 @@ async function* watchEvents(
   const selection = selectionOf(t, call);
   const table = wantsTable(call.accept);
   const include = includeOf(call);
-  const timeout = Math.min(Number(call.query.get('timeoutSeconds') ?? settings.maxSeconds) || settings.maxSeconds, settings.maxSeconds);
+  // The client's timeoutSeconds, as kube-apiserver honours it; else a spread, so that watchers
+  // started together do not all come back at once.
+  const asked = Number(call.query.get('timeoutSeconds') ?? 0);
+  const timeout = Number.isFinite(asked) && asked > 0 ? asked : settings.minSeconds * (1 + Math.random());
   const deadline = Date.now() + timeout * 1000;
   const now = () => objects.deps.now().getTime();
   const event = (type: string, o: KubeObject) => ({
@@ -493,15 +490,22 @@ async function* watchEvents(
   const overlapMs = 2000;
   let highest = start;
   let lastBookmark = Date.now();
+  let lastSent = Date.now();
   const bookmarks = call.query.get('allowWatchBookmarks') === 'true';
+  // What the watch reads each poll, shared with the host's other watches of the same rows (watchPolls.ts).
+  const pointRead = single !== undefined && (!t.namespaced || namespace !== undefined);
+  const scope = { resource: resourceKey(t), namespace: t.namespaced ? namespace : '' };
+  const scopeKey = JSON.stringify([objects.hub.table, scope.resource, scope.namespace ?? '', pointRead ? single : null]);
+  const fetch = async (from: string): Promise<StoredObject[]> => {
+    if (!pointRead) return objects.deps.store.changes(objects.hub, scope, from);
+    const s = await objects.deps.store.get(objects.hub, keyOf(t, namespace, single!));
+    return s && s.rv > from ? [s] : [];
+  };
   while (Date.now() < deadline && !call.signal?.aborted) {
     const from = nextRvAt(Math.max(rvToMs(start), rvToMs(highest) - overlapMs));
-    let changes: StoredObject[];
-    if (single !== undefined && (!t.namespaced || namespace !== undefined)) {
-      const s = await objects.deps.store.get(objects.hub, keyOf(t, namespace, single));
-      changes = s && s.rv > from ? [s] : [];
-    } else changes = await objects.deps.store.changes(objects.hub, { resource: resourceKey(t), namespace: t.namespaced ? namespace : '' }, from);
+    const changes = [...(await nextChanges(scopeKey, from, fetch, settings.pollMs, call.signal))];
     changes.sort((a, b) => (a.rv < b.rv ? -1 : a.rv > b.rv ? 1 : 0));
+    const yielded = changes.length;
     for (const c of changes) {
       if (c.rv <= start) continue;
       const key = id(c.object);
@@ -525,10 +529,14 @@ async function* watchEvents(
         yield event(created ? 'ADDED' : 'MODIFIED', objects.present(t, c.object));
       }
     }
+    if (yielded) lastSent = Date.now();
     if (bookmarks && Date.now() - lastBookmark > 30_000) {
-      lastBookmark = Date.now();
+      lastBookmark = lastSent = Date.now();
       yield { type: 'BOOKMARK', object: { kind: t.kind, apiVersion: groupVersion(t), metadata: { resourceVersion: highest } } };
     }
-    await sleep(settings.pollMs, call.signal);
+    if (Date.now() - lastSent >= settings.keepAliveMs) {
+      lastSent = Date.now();
+      yield watchKeepAlive;
+    }
   }
 }

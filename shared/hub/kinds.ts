@@ -28,6 +28,8 @@ export interface ResourceType {
   scale?: boolean;
   categories?: string[];
   columns?: Column[];
+  /** The component whose Events record this kind's condition changes (kubectl describe shows them); none: no Events. */
+  events?: string;
   /** Served from a CustomResourceDefinition (merge patch, not strategic, as kubectl sends). */
   custom?: boolean;
   /** The fleet's kinds and CRDs are validated structurally (an object at spec, not a string, and so on). */
@@ -377,6 +379,7 @@ const fleetKinds: ResourceType[] = [
     kind: 'MemberCluster',
     plural: 'memberclusters',
     singular: 'membercluster',
+    events: 'fleet-member-controller',
     shortNames: ['cluster'],
     namespaced: false,
     status: true,
@@ -433,6 +436,7 @@ const fleetKinds: ResourceType[] = [
     kind: 'ClusterResourcePlacement',
     plural: 'clusterresourceplacements',
     singular: 'clusterresourceplacement',
+    events: 'fleet-placement-controller',
     shortNames: ['crp'],
     namespaced: false,
     status: true,
@@ -600,3 +604,4 @@ export const strategicGroups = new Set([
 
 export const namespaceType = builtInTypes.find((t) => t.kind === 'Namespace')!;
 export const crdType = builtInTypes.find((t) => t.kind === 'CustomResourceDefinition')!;
+export const eventType = builtInTypes.find((t) => t.kind === 'Event')!;

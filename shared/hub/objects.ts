@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { allocateServiceAddresses, builtInErrors, defaultBuiltIn } from './builtins.js';
 import { timestamp } from './conditions.js';
 import { crdErrors, crdStatus, typesOfCrd } from './crds.js';
+import { conditionEvents, recurred } from './events.js';
 import { type ManagedEntry, recordUpdate, serverSideApply } from './fields.js';
-import { builtInTypes, crdType, groupVersion, type KubeObject, namespaceType, type ResourceType } from './kinds.js';
+import { builtInTypes, crdType, eventType, groupVersion, type KubeObject, namespaceType, type ResourceType } from './kinds.js';
 import { metadataErrors } from './meta.js';
 import { jsonPatch, mergePatch, type PatchType, strategicMergePatch } from './patch.js';
 import { alreadyExists, conflict, HubError, invalid, notFound } from './status.js';
@@ -297,7 +298,29 @@ export class HubObjects {
       if (!options.dryRun) await this.remove(t, key, o, current);
       return this.present(t, o);
     }
-    return this.write(t, key, o, current, options.dryRun);
+    const written = await this.write(t, key, o, current, options.dryRun);
+    if (!options.dryRun && t.events) await this.recordEvents(t, before, o);
+    return written;
+  }
+
+  /** The Events a write of a fleet kind calls for (events.ts); an Event that cannot be written does not undo the write. */
+  private async recordEvents(t: ResourceType, before: KubeObject | undefined, after: KubeObject): Promise<void> {
+    const now = this.deps.now();
+    for (const event of conditionEvents(t, before, after, timestamp(now))) {
+      const key = keyOf(eventType, event.metadata.namespace, event.metadata.name!);
+      try {
+        const stored = await this.store.get(this.hub, key);
+        const live = stored && !stored.deleted ? stored : undefined;
+        const o = live ? recurred(live.object, event) : event;
+        o.metadata = live
+          ? { ...live.object.metadata, resourceVersion: nextRv(now) }
+          : { ...event.metadata, uid: randomUUID(), resourceVersion: nextRv(now), creationTimestamp: timestamp(now) };
+        await this.store.put(this.hub, key, o, { previous: stored });
+      } catch {
+        // Lost a race with the same Event (another writer recorded it), or storage said no: an
+        // Event is a note for describe, and the condition it tells of is in the object itself.
+      }
+    }
   }
 
   async patch(

@@ -227,6 +227,18 @@ it('shows a member whose agent stopped as Healthy Unknown, and healthy again whe
   expect(conditionOf(unknown, 'Healthy')!.message).toContain('3 heartbeats of 3 s missed');
   await client.managedClusters.beginCreateOrUpdateAndWait('rg-agents', 'aks-agent-1', { ...cluster, tags: {} }, fast);
   await untilJoined(hub, 'one', 40_000);
+  // kubectl describe tells the story from the Events the conditions' changes recorded.
+  const described = await until(
+    async () => {
+      const out = (await hub('describe membercluster one')).stdout;
+      return /Normal\s+MemberHealthy/.test(out.slice(out.indexOf('Events:'))) && out;
+    },
+    { within: 30_000, every: 1000, what: 'describe to show the member healthy again' },
+  );
+  const events = described.slice(described.indexOf('Events:'));
+  expect(events).toMatch(/Normal\s+MemberJoined\s+\S+\s+fleet-member-controller\s+Joined is True/);
+  expect(events).toMatch(/Warning\s+MemberAgentHeartbeatMissed\s+\S+\s+fleet-member-controller\s+Healthy is Unknown: .*3 heartbeats of 3 s missed/);
+  expect(events).toMatch(/Normal\s+MemberHealthy\s+\S+ \(x2 over \S+\)\s+fleet-member-controller/);
 }, 150_000);
 
 it('says so when a member cluster is deleted, and lets that member leave at once', async () => {

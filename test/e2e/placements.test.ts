@@ -215,6 +215,10 @@ it('places a namespace, a deployment and a configmap with PickN 2 on one member 
   const table = (await hub('get crp shop')).stdout;
   expect(table).toMatch(/^NAME\s+GEN\s+SCHEDULED\s+APPLIED\s+AVAILABLE\s+AGE\n/);
   expect(table).toMatch(/\nshop\s+1\s+True\s+True\s+True\s+\d+s/);
+  // kubectl describe: the Events its conditions' changes recorded, in the order they came.
+  const events = (await hub('describe crp shop')).stdout.split('Events:')[1];
+  expect(events).toMatch(/Normal\s+SchedulingPolicyFulfilled\s+\S+\s+fleet-placement-controller\s+ClusterResourcePlacementScheduled is True: picked 2 of 3/);
+  expect(events).toMatch(/Normal\s+ResourceAvailable\s+\S+\s+fleet-placement-controller\s+ClusterResourcePlacementAvailable is True/);
 }, 120_000);
 
 it('takes resources changed together as one new snapshot, not one each', async () => {
