@@ -1,7 +1,7 @@
 // The hub's Kubernetes API: paths and verbs to use cases, in plain data (the HTTP adapter is
 // shared/http/hubHandler.ts). What kubectl sends for each verb is in ../shared/reference/kubectl-hub.md.
 
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, parse as parseYaml } from 'yaml';
 import {
   aggregatedContentType,
   aggregatedDiscovery,
@@ -16,7 +16,7 @@ import {
 } from './discovery.js';
 import { groupVersion, type KubeObject, type ResourceType } from './kinds.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './meta.js';
-import { type HubDeps, HubObjects, keyOf, nextRv, nextRvAt, resourceKey, rvToMs, tombstoneRetentionMs } from './objects.js';
+import { type FieldValidation, type HubDeps, HubObjects, keyOf, nextRv, nextRvAt, resourceKey, rvToMs, tombstoneRetentionMs } from './objects.js';
 import { jsonPatch, mergePatch, patchTypeOf } from './patch.js';
 import { decodeKubernetesProtobuf, protobufContentType } from './protobuf/decode.js';
 import { badRequest, HubError, invalid, methodNotAllowed, notFound, routeNotFound } from './status.js';
@@ -123,6 +123,38 @@ export function decodeRequestBody(contentType: string | undefined, body: Buffer 
   }
 }
 
+/** The request's fieldValidation (kubectl sends Strict); none is Warn, as on kube-apiserver. */
+function fieldValidationOf(call: HubCall): FieldValidation {
+  const v = call.query.get('fieldValidation') ?? 'Warn';
+  if (v !== 'Strict' && v !== 'Warn' && v !== 'Ignore') throw badRequest(`fieldValidation must be one of "Ignore", "Warn" or "Strict", not "${v}"`);
+  return v;
+}
+
+/**
+ * The fields a JSON body names twice (JSON.parse keeps the last silently), as paths. The yaml
+ * library reads JSON too and, told not to insist on unique keys, keeps every pair to look at.
+ */
+function duplicateFields(call: HubCall): string[] {
+  const type = (call.contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (!type.includes('json') || !call.body?.length) return [];
+  const text = call.body.toString('utf8');
+  const found: string[] = [];
+  const walkNode = (node: unknown, path: string) => {
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        const at = path ? `${path}.${key}` : key;
+        if (seen.has(key)) found.push(at);
+        seen.add(key);
+        walkNode(pair.value, at);
+      }
+    } else if (isSeq(node)) for (const [i, item] of node.items.entries()) walkNode(item, `${path}[${i}]`);
+  };
+  walkNode(parseDocument(text, { uniqueKeys: false }).contents, '');
+  return found;
+}
+
 /** kubectl's field managers come in the query; others get their user agent's program name, as kube-apiserver does. */
 function fieldManagerOf(call: HubCall): string | undefined {
   const given = call.query.get('fieldManager');
@@ -174,7 +206,7 @@ export async function handleHubCall(deps: HubDeps & { watch?: WatchSettings; hoo
         if (!types.some((t) => groupVersion(t) === gv)) throw routeNotFound();
         return {
           status: 200,
-          body: openApiDocument(types, gv),
+          body: await openApiDocument(types, gv),
           headers: { 'cache-control': 'public, immutable', expires: new Date(Date.now() + 365 * 864e5).toUTCString() },
         };
       }
@@ -223,11 +255,28 @@ async function serveResource(
     return dryRunOf(call) ? preview : run(false);
   };
   const subresource = target.subresource as 'status' | undefined;
-  const present = (o: KubeObject, status = 200): HubResult =>
-    wantsTable(call.accept) && call.method === 'GET'
-      ? json(toTable(t, [o], { include: includeOf(call), resourceVersion: o.metadata.resourceVersion ?? '', now: objects.deps.now().getTime() }))
-      : json(o, status);
-  const options = () => ({ dryRun: dryRunOf(call), fieldManager: fieldManagerOf(call) });
+  const warnings: string[] = [];
+  const present = (o: KubeObject, status = 200): HubResult => {
+    const result =
+      wantsTable(call.accept) && call.method === 'GET'
+        ? json(toTable(t, [o], { include: includeOf(call), resourceVersion: o.metadata.resourceVersion ?? '', now: objects.deps.now().getTime() }))
+        : json(o, status);
+    // As kube-apiserver: each warning a `299 - "…"` entry of the Warning header (kubectl prints them).
+    if (warnings.length) return { ...result, headers: { warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } };
+    return result;
+  };
+  const fieldValidation = fieldValidationOf(call);
+  const options = () => ({ dryRun: dryRunOf(call), fieldManager: fieldManagerOf(call), fieldValidation, warnings });
+  const decodeChecked = (apply: boolean) => {
+    const body = decodeBody(call, apply);
+    if (fieldValidation !== 'Ignore' && !apply) {
+      const duplicates = duplicateFields(call);
+      if (duplicates.length && fieldValidation === 'Strict')
+        throw badRequest(`strict decoding error: ${duplicates.map((d) => `duplicate field "${d}"`).join(', ')}`);
+      warnings.push(...duplicates.map((d) => `duplicate field "${d}"`));
+    }
+    return body;
+  };
 
   if (name === undefined) {
     switch (call.method) {
@@ -245,7 +294,7 @@ async function serveResource(
       }
       case 'POST': {
         if (t.namespaced && namespace === undefined) throw methodNotAllowed(`POST is not supported on ${t.plural} across namespaces; give a namespace`);
-        const body = decodeBody(call, false) as KubeObject;
+        const body = decodeChecked(false) as KubeObject;
         checkTypeMeta(t, body, namespace);
         const { object } = await guarded('create', body.metadata?.name ?? '', async (dryRun) => ({
           object: await objects.create(t, namespace, body, { ...options(), dryRun }),
@@ -269,7 +318,7 @@ async function serveResource(
     case 'GET':
       return present(await objects.get(t, namespace, name));
     case 'PUT': {
-      const body = decodeBody(call, false) as KubeObject;
+      const body = decodeChecked(false) as KubeObject;
       checkTypeMeta(t, body, namespace);
       const { object } = await guarded('update', name, async (dryRun) => ({
         object: await objects.update(t, namespace, name, body, { ...options(), dryRun, subresource }),
@@ -285,7 +334,7 @@ async function serveResource(
           `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${t.custom ? '' : ', application/strategic-merge-patch+json'}`,
         );
       const force = call.query.get('force') === 'true';
-      const patch = decodeBody(call, type === 'apply');
+      const patch = decodeChecked(type === 'apply');
       // Whether an apply creates matters only to the fleet's guards (no extra read otherwise).
       const exists = type !== 'apply' || !hooks?.guards(t, namespace, name) || (await objects.read(t, namespace, name)) !== undefined;
       const { object, created } = await guarded(exists ? 'update' : 'create', name, (dryRun) =>

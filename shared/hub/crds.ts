@@ -2,12 +2,14 @@
 // (one per served version, printer columns from additionalPrinterColumns).
 import { builtInTypes, type Column, type FieldError, type KubeObject, type ResourceType } from './kinds.js';
 import { nameErrors } from './meta.js';
+import type { Schema } from './structural.js';
 
 interface CrdVersion {
   name: string;
   served?: boolean;
   storage?: boolean;
   subresources?: { status?: unknown };
+  schema?: { openAPIV3Schema?: Schema };
   additionalPrinterColumns?: { name: string; type: string; jsonPath: string; priority?: number; description?: string; format?: string }[];
 }
 
@@ -93,6 +95,7 @@ export function typesOfCrd(crd: KubeObject): ResourceType[] {
     namespaced: spec.scope === 'Namespaced',
     status: Boolean(v.subresources?.status),
     custom: true,
+    ...(v.schema?.openAPIV3Schema && typeof v.schema.openAPIV3Schema === 'object' ? { schema: v.schema.openAPIV3Schema } : {}),
     columns: (v.additionalPrinterColumns ?? []).map((c) => ({
       name: c.name,
       type: columnType(c.type),

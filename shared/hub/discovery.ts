@@ -2,7 +2,10 @@
 // it, the legacy lists otherwise, and the minimal OpenAPI v3 that lets kubectl validate writes
 // with fieldValidation=Strict. /openapi/v2 is not served (kubectl wants protobuf there).
 import { createHash } from 'node:crypto';
+import { builtInSchemas, schemaRef, schemaSource } from './builtinSchemas.js';
 import { groupVersion, type ResourceType } from './kinds.js';
+import { schemaFor } from './schemaOf.js';
+import type { Schema } from './structural.js';
 
 const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
@@ -121,11 +124,47 @@ export function apiResourceList(types: readonly ResourceType[], group: string, v
 
 const docPath = (gv: string) => (gv.includes('/') ? `apis/${gv}` : `api/${gv}`);
 
-/** One group-version's OpenAPI v3 document: a PATCH operation per kind, with the fieldValidation parameter kubectl looks for. */
-export function openApiDocument(types: readonly ResourceType[], gv: string) {
+/** The component name of a custom or fleet kind's schema, as kube-apiserver names CRDs' (reversed group). */
+const customKey = (t: ResourceType) => `${t.group.split('.').reverse().join('.')}.${t.version}.${t.kind}`;
+
+/**
+ * One group-version's OpenAPI v3 document: a PATCH operation per kind, with the fieldValidation
+ * parameter kubectl looks for, and the kinds' schemas (what `kubectl explain` reads): a built-in
+ * kind's from the official client's models, a custom resource's from its CRD, a fleet kind's in
+ * outline.
+ */
+export async function openApiDocument(types: readonly ResourceType[], gv: string) {
+  const catalog = await builtInSchemas();
   const paths: Record<string, unknown> = {};
+  const schemas: Record<string, Schema> = {};
+  const roots: Record<string, Schema> = {};
   for (const t of types.filter((x) => groupVersion(x) === gv)) {
+    const gvk = [{ group: t.group, version: t.version, kind: t.kind }];
+    const builtIn = t.custom ? undefined : catalog.keyOf(t);
+    if (builtIn) {
+      Object.assign(schemas, catalog.closure([builtIn]));
+      roots[builtIn] = { ...catalog.get(builtIn)!, 'x-kubernetes-group-version-kind': gvk };
+    } else if (t.custom && t.schema) {
+      const root = (await schemaFor(t))!.root;
+      Object.assign(schemas, catalog.closure(['io.k8s.v1.ObjectMeta']));
+      roots[customKey(t)] = { ...root, 'x-kubernetes-group-version-kind': gvk };
+    } else {
+      Object.assign(schemas, catalog.closure(['io.k8s.v1.ObjectMeta']));
+      roots[customKey(t)] = {
+        type: 'object',
+        description: `${t.kind} is ${t.custom ? 'served from a CustomResourceDefinition without a schema' : "one of the fleet's kinds (KubeFleet's objects); see docs/hub.md"}.`,
+        properties: {
+          apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
+          kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+          metadata: { allOf: [{ $ref: schemaRef('io.k8s.v1.ObjectMeta') }] },
+          spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+          status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        },
+        'x-kubernetes-group-version-kind': gvk,
+      };
+    }
     const base = `/${docPath(gv)}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.plural}/{name}`;
+    const ref = { $ref: schemaRef(builtIn ?? customKey(t)) };
     paths[base] = {
       patch: {
         description: `partially update the specified ${t.kind}`,
@@ -138,20 +177,28 @@ export function openApiDocument(types: readonly ResourceType[], gv: string) {
           { name: 'dryRun', in: 'query', schema: { type: 'string', uniqueItems: true } },
           { name: 'force', in: 'query', schema: { type: 'boolean', uniqueItems: true } },
         ],
-        responses: { '200': { description: 'OK' } },
+        responses: { '200': { description: 'OK', content: { 'application/json': { schema: ref } } } },
       },
     };
   }
-  return { openapi: '3.0.0', info: { title: 'Fleet Manager hub', version: serverVersion.gitVersion }, paths, components: { schemas: {} } };
+  return {
+    openapi: '3.0.0',
+    info: { title: 'Fleet Manager hub', version: serverVersion.gitVersion },
+    paths,
+    components: { schemas: { ...schemas, ...roots } },
+  };
 }
 
-/** The v3 root: every group-version with its document's hash, so a changed document (a new CRD) is fetched again (kubectl-hub E5). */
+/**
+ * The v3 root: every group-version with a hash of what its document is made from, so a changed
+ * document (a new CRD, a changed schema) is fetched again and an unchanged one never (kubectl-hub E5).
+ */
 export function openApiRoot(types: readonly ResourceType[]) {
   const gvs = [...new Set(types.map(groupVersion))];
   const paths: Record<string, { serverRelativeURL: string }> = {};
   for (const gv of gvs) {
     const hash = createHash('sha256')
-      .update(JSON.stringify(openApiDocument(types, gv)))
+      .update(`${schemaSource}\n${JSON.stringify(types.filter((t) => groupVersion(t) === gv))}`)
       .digest('hex')
       .slice(0, 32)
       .toUpperCase();

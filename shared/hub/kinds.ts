@@ -2,6 +2,7 @@
 // (built from CustomResourceDefinitions at request time) custom ones. Plain data: discovery,
 // routing, printing and patching all read it.
 import { parseOverrideSpec, parsePlacementSpec } from '../domain/placement/spec.js';
+import type { Schema } from './structural.js';
 
 export interface Column {
   name: string;
@@ -30,6 +31,8 @@ export interface ResourceType {
   columns?: Column[];
   /** The component whose Events record this kind's condition changes (kubectl describe shows them); none: no Events. */
   events?: string;
+  /** A custom resource's schema: its CRD version's openAPIV3Schema. */
+  schema?: Schema;
   /** Served from a CustomResourceDefinition (merge patch, not strategic, as kubectl sends). */
   custom?: boolean;
   /** The fleet's kinds and CRDs are validated structurally (an object at spec, not a string, and so on). */

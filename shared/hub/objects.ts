@@ -11,9 +11,11 @@ import { type ManagedEntry, recordUpdate, serverSideApply } from './fields.js';
 import { builtInTypes, crdType, eventType, groupVersion, type KubeObject, namespaceType, type ResourceType } from './kinds.js';
 import { metadataErrors } from './meta.js';
 import { jsonPatch, mergePatch, type PatchType, strategicMergePatch } from './patch.js';
+import { schemaFor } from './schemaOf.js';
 import { alreadyExists, conflict, HubError, invalid, notFound } from './status.js';
 import type { HubRef, HubStore, ObjectKey, StoredObject } from './store.js';
 import { HubWriteConflict } from './store.js';
+import { walk } from './structural.js';
 
 /** Kubernetes' usual object limit (etcd's 1.5 MiB): larger objects are refused with 413. */
 export const maxObjectBytes = 1.5 * 1024 * 1024;
@@ -57,8 +59,14 @@ function specOf(t: ResourceType, o: KubeObject) {
   return JSON.stringify(t.status ? rest : { ...rest, status: o.status });
 }
 
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
 export interface WriteOptions {
   dryRun: boolean;
+  /** What to do with fields the kind's schema does not have (they are dropped unless Strict refuses them); none: Warn, as kube-apiserver. */
+  fieldValidation?: FieldValidation;
+  /** Where the write's warnings go (the HTTP layer sends them as Warning headers). */
+  warnings?: string[];
   fieldManager?: string;
   /** Server-side apply: the field ownership it computed, instead of an Update entry. */
   managedFields?: ManagedEntry[];
@@ -88,6 +96,30 @@ export class HubObjects {
   }
 
   /** Every live object of a kind (namespace undefined: in every namespace), read a page of 1,000 at a time. */
+  /**
+   * Holds `o` to its kind's schema (structural.ts): unknown fields are dropped, or refused when the
+   * request asked for Strict, or warned of (Warn, the default); a custom resource's values are
+   * checked and its defaults set. The fleet's own kinds are validated by their own rules.
+   */
+  private async conform(t: ResourceType, o: KubeObject, options: WriteOptions, how: 'write' | 'patch'): Promise<void> {
+    const schema = await schemaFor(t);
+    if (!schema) return;
+    const { unknown, errors } = walk(o, schema.root, schema.resolve, { checkValues: Boolean(t.custom) });
+    const mode = options.fieldValidation ?? 'Warn';
+    if (unknown.length && mode === 'Strict') {
+      const fields = unknown.map((f) => `unknown field "${f}"`).join(', ');
+      throw new HubError(
+        400,
+        'BadRequest',
+        how === 'patch'
+          ? `strict decoding error: ${fields}`
+          : `${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: strict decoding error: ${fields}`,
+      );
+    }
+    if (unknown.length && mode === 'Warn') options.warnings?.push(...unknown.map((f) => `unknown field "${f}"`));
+    if (errors.length) throw invalid(t.kind, t.group, o.metadata?.name ?? '', errors);
+  }
+
   /** Every Service of the hub (what a new one's addresses must differ from). */
   private async services(): Promise<KubeObject[]> {
     return (await this.listAll({ group: '', plural: 'services' })).map((s) => s.object);
@@ -182,6 +214,7 @@ export class HubObjects {
     if (!o.metadata.name && o.metadata.generateName) o.metadata.name = `${o.metadata.generateName}${randomUUID().replaceAll('-', '').slice(0, 5)}`;
     if (t.namespaced) o.metadata.namespace = namespace;
     else delete o.metadata.namespace;
+    await this.conform(t, o, options, 'write');
     if (!t.custom) defaultBuiltIn(t.kind, o);
     this.check(t, o);
     await this.namespaceFor(t, namespace, true);
@@ -224,7 +257,7 @@ export class HubObjects {
     namespace: string | undefined,
     name: string,
     body: KubeObject,
-    options: WriteOptions & { subresource?: 'status'; current?: StoredObject; manager?: 'apply' },
+    options: WriteOptions & { subresource?: 'status'; current?: StoredObject; manager?: 'apply'; patched?: boolean },
   ): Promise<KubeObject> {
     const current = options.current ?? (await this.read(t, namespace, name));
     if (!current) throw notFound(t.plural, t.group, name);
@@ -263,6 +296,7 @@ export class HubObjects {
       if (b.group !== n.group || b.scope !== n.scope || names(b) !== names(n))
         throw invalid(t.kind, t.group, name, [{ field: 'spec', message: 'Invalid value: spec.group, spec.scope and spec.names.plural cannot change' }]);
     }
+    await this.conform(t, o, options, options.patched ? 'patch' : 'write');
     if (!t.custom && options.subresource !== 'status') {
       defaultBuiltIn(t.kind, o, before);
       this.check(t, o, before);
@@ -372,7 +406,7 @@ export class HubObjects {
     // A resourceVersion in the patch is a precondition; otherwise the patch applies to what was read.
     const patched = next as KubeObject;
     patched.metadata.resourceVersion = patchResourceVersion(patch) ?? current.rv;
-    return { object: await this.update(t, namespace, name, patched, { ...options, current }), created: false };
+    return { object: await this.update(t, namespace, name, patched, { ...options, current, patched: true }), created: false };
   }
 
   private async apply(
@@ -419,7 +453,7 @@ export class HubObjects {
     }
     o.metadata.resourceVersion = current.rv;
     o.metadata.managedFields = managedFields;
-    return { object: await this.update(t, namespace, name, o, { ...options, current, manager: 'apply' }), created: false };
+    return { object: await this.update(t, namespace, name, o, { ...options, current, manager: 'apply', patched: true }), created: false };
   }
 
   // ---- delete --------------------------------------------------------------------------------

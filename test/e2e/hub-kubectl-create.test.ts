@@ -325,3 +325,95 @@ describe('what kube-apiserver does to built-in kinds', () => {
     expect(mismatch.stderr).toContain('`selector` does not match template `labels`');
   });
 });
+
+describe('schemas: kubectl explain and field validation', () => {
+  const apply = (yaml: string, flags = '') => k(`apply ${flags} -f -`, { input: yaml });
+  const deployment = (extra: string) =>
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typo, namespace: shop}\nspec:\n  ${extra}\n  selector: {matchLabels: {app: typo}}\n  template:\n    metadata: {labels: {app: typo}}\n    spec: {containers: [{name: c, image: busybox:1}]}\n`;
+
+  it("kubectl explain prints the built-in kinds' fields with their types and descriptions", async () => {
+    const spec = await ok('explain deployment.spec');
+    expect(spec).toMatch(/KIND:\s+Deployment/);
+    expect(spec).toMatch(/GROUP:\s+apps/);
+    expect(spec).toMatch(/FIELD: spec <DeploymentSpec>/);
+    expect(spec).toMatch(/replicas\s+<integer>\n\s+Number of desired pods/);
+    expect(spec).toMatch(/template\s+<PodTemplateSpec> -required-/);
+    expect(await ok('explain deployment.spec.template.spec.containers.image')).toMatch(/image\s+<string>\n[\s\S]*Container image name/);
+    expect(await ok('explain secret.stringData')).toMatch(/stringData\s+<map\[string\]string>/);
+    expect(await ok('explain service.spec.ports.targetPort')).toMatch(
+      /FIELD: targetPort <string>[\s\S]*IntOrString is a type that can hold an int32 or a string/,
+    );
+  });
+
+  it('refuses unknown fields when kubectl asks for Strict, warns of them with --validate=warn, and never stores them', async () => {
+    const strict = await apply(deployment('replicass: 2'));
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('unknown field "spec.replicass"');
+    expect((await k('get deployment typo -n shop')).code).toBe(1);
+    const warn = await apply(deployment('replicass: 2'), '--validate=warn');
+    expect(warn.code).toBe(0);
+    expect(warn.stderr).toContain('Warning: unknown field "spec.replicass"');
+    expect((await get('deployment typo -n shop')).spec).not.toHaveProperty('replicass');
+    const ignored = await apply(deployment('paused: true\n  pausd: true'), '--validate=false');
+    expect(ignored).toMatchObject({ code: 0, stderr: '' });
+    expect((await get('deployment typo -n shop')).spec).toMatchObject({ paused: true });
+    expect((await get('deployment typo -n shop')).spec).not.toHaveProperty('pausd');
+    const nested = await apply(deployment('replicas: 1').replace('image: busybox:1', 'image: busybox:1, imagePullPolicyy: Always'));
+    expect(nested.stderr).toContain('unknown field "spec.template.spec.containers[0].imagePullPolicyy"');
+  });
+
+  it('refuses a field named twice in a JSON body under Strict', async () => {
+    const server = (await k('config view --raw -o jsonpath={.clusters[0].cluster.server}')).stdout;
+    const bearer = await tokenFor(stack.env, stack.env.FLEET_API);
+    const res = await fetch(`${server}/api/v1/namespaces/shop/configmaps?fieldValidation=Strict`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"twice"},"data":{"a":"1","a":"2"}}',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe('strict decoding error: duplicate field "data.a"');
+  });
+
+  it("holds custom resources to their CRD's schema: 422 with causes, defaults filled in, unknown fields refused", async () => {
+    const crd = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            description: What a widget should be.
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1, maximum: 10, description: How big the widget is.}
+              mode: {type: string, enum: [fast, slow]}
+              color: {type: string, default: blue}
+              extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`;
+    expect((await k('apply -f -', { input: crd })).code).toBe(0);
+    const widget = (spec: string) => `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: ${spec}\n`;
+    const wrong = await apply(widget('{size: big, mode: medium}'));
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('The Widget "w" is invalid');
+    expect(wrong.stderr).toContain('spec.size: Invalid value: "string": spec.size in body must be of type integer: "string"');
+    expect(wrong.stderr).toContain('spec.mode: Unsupported value: "medium": supported values: "fast", "slow"');
+    expect((await apply(widget('{size: 11}'))).stderr).toContain('spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10');
+    expect((await apply(widget('{mode: fast}'))).stderr).toContain('spec.size: Required value');
+    expect((await apply(widget('{size: 3, sizee: 4}'))).stderr).toContain('unknown field "spec.sizee"');
+    expect((await apply(widget('{size: 3, extra: {anything: [1, 2]}}'))).code).toBe(0);
+    expect((await get('widget w -n shop')).spec).toEqual({ size: 3, color: 'blue', extra: { anything: [1, 2] } });
+    const explained = await ok('explain widgets.spec');
+    expect(explained).toContain('What a widget should be.');
+    expect(explained).toMatch(/size\s+<integer> -required-\n\s+How big the widget is\./);
+  });
+});
