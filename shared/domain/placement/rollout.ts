@@ -88,6 +88,16 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   // Members without a Work are not counted against the budget: the placement is not running there to be disrupted.
   const disrupted = unavailable.filter((m) => input.current.has(m)).length;
   const budget = Math.max(0, max - disrupted);
-  write.push(...staleAvailable.slice(0, budget));
-  return { write, remove, waiting: staleAvailable.slice(budget), maxUnavailable: max, unavailable, ...(recheckAt !== undefined ? { recheckAt } : {}) };
+  const updating = staleAvailable.slice(0, budget);
+  write.push(...updating);
+  // Those given the new revision now are out of the budget until they are available again: they
+  // hold the others back as much as an unavailable member does, and the status names them so.
+  return {
+    write,
+    remove,
+    waiting: staleAvailable.slice(budget),
+    maxUnavailable: max,
+    unavailable: [...unavailable, ...updating],
+    ...(recheckAt !== undefined ? { recheckAt } : {}),
+  };
 }

@@ -179,7 +179,7 @@ export function placementStatus(input: StatusInput) {
       top.RolloutStarted = {
         status: 'False',
         reason: 'RolloutNotStartedYet',
-        message: `${waiting.length} of ${members.length} members wait for their turn (${list(waiting)}): at most ${input.maxUnavailable} member(s) may be unavailable at once (strategy.rollingUpdate.maxUnavailable) and ${unavailable.length} ${unavailable.length === 1 ? 'is' : 'are'} not available: ${list(unavailable)}. Look at those members' placementStatuses (failedPlacements) for why`,
+        message: `${waiting.length} of ${members.length} members wait for their turn (${list(waiting)}): at most ${input.maxUnavailable} member(s) may be unavailable at once (strategy.rollingUpdate.maxUnavailable) and ${unavailable.length} ${unavailable.length === 1 ? 'is' : 'are'} not available (or being updated): ${list(unavailable)}. Look at those members' placementStatuses (failedPlacements) for why`,
       };
     } else top.RolloutStarted = { status: 'True', reason: 'RolloutStarted', message: `every picked member gets resource index ${input.resourceIndex}` };
     if (members.length && !waiting.length) {
