@@ -37,7 +37,18 @@ export interface AgentCall {
   action: HubAction;
 }
 
-export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; memberCluster: StoredObject };
+/** `memberCluster`: the MemberCluster as read for this request; undefined when the identity was known from a recent read. */
+export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; memberCluster?: StoredObject };
+
+/**
+ * Agents recently found to be who their member records, by hub table and member: an agent makes
+ * two requests a heartbeat, and reading the MemberCluster for each was two of a heartbeat's six
+ * storage requests. Only a match is remembered, for a minute: a principal the member does not
+ * record is always checked against storage (so a fleet that learnt a new identity accepts it at
+ * once), and an identity the fleet stopped recording is refused within a minute.
+ */
+const knownAgents = new Map<string, { principal: string; at: number }>();
+const knownAgentMs = 60_000;
 
 const memberOfNamespace = (ns: string | undefined) => (ns?.startsWith('fleet-member-') ? ns.slice('fleet-member-'.length) : undefined);
 
@@ -90,10 +101,18 @@ export async function identifyCaller(call: AgentCall): Promise<CallerKind> {
     if (own) throw forbidden(action, principal, agentScope(own));
     return { kind: 'user' };
   }
+  const cacheKey = `${hub.table}\n${member}`;
+  const known = knownAgents.get(cacheKey);
+  if (known && known.principal === principal.toLowerCase() && Date.now() - known.at < knownAgentMs) return { kind: 'agent', member };
   const mc = await deps.hubStore.get(hub, keyOf(memberClusterType, undefined, member));
   if (!mc || mc.deleted) throw forbidden(action, principal, `this fleet has no member "${member}"`);
   const recorded = (mc.object.spec as { identity?: { name?: string } } | undefined)?.identity?.name ?? '';
-  if (recorded.toLowerCase() === principal.toLowerCase()) return { kind: 'agent', member, memberCluster: mc };
+  if (recorded.toLowerCase() === principal.toLowerCase()) {
+    if (knownAgents.size > 100_000) knownAgents.clear();
+    knownAgents.set(cacheKey, { principal: principal.toLowerCase(), at: Date.now() });
+    return { kind: 'agent', member, memberCluster: mc };
+  }
+  knownAgents.delete(cacheKey);
   const other = await memberOfPrincipal(deps, hub, principal);
   if (other && other !== member) throw forbidden(action, principal, `it is the identity of member "${other}": ${agentScope(other)}`);
   const confirmed = await recordMismatch(call, member, mc, principal);
@@ -228,14 +247,9 @@ export async function updateMemberClusterStatus(
  * MemberCluster (as KubeFleet's hub does), with `Joined` and `Healthy` from the member agent, and
  * the identity it authenticated as accepted.
  */
-export async function copyAgentStatus(
-  deps: AppDeps,
-  hub: HubRef,
-  fleetArmId: string,
-  member: string,
-  imc: KubeObject,
-  memberCluster: StoredObject,
-): Promise<void> {
+export async function copyAgentStatus(deps: AppDeps, hub: HubRef, fleetArmId: string, member: string, imc: KubeObject, given?: StoredObject): Promise<void> {
+  const memberCluster = given ?? (await new HubObjects({ store: deps.hubStore, now: deps.now }, hub).read(memberClusterType, undefined, member));
+  if (!memberCluster) return;
   const reported = (imc.status ?? {}) as MemberStatus;
   // Accepted after a mismatch was recorded (the agent is back on the recorded identity): the ARM member's status says so too.
   const wasRefused = ((memberCluster.object.status ?? {}) as MemberStatus).conditions?.some((c) => c.type === identityCondition && c.status === 'False');
