@@ -6,11 +6,12 @@
 // fleet placed and reports Joined False (reason Left): that is the acknowledgement. Refused (401,
 // 403) or unable to reach the hub, it waits with exponential backoff and jitter, and logs why.
 import { ApiException, type CustomObjectsApi, Health, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { worksResyncSeconds, worksVersionAnnotation } from '../shared/domain/agentProtocol.js';
 import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { defaultRequestTimeoutMs } from './apiClient.js';
 import type { HubClient } from './hubClient.js';
 import { collectProperties } from './properties.js';
-import { removeAllWorks, syncWorks } from './workApplier.js';
+import { listWorks, removeAllWorks, syncWorks, type Work } from './workApplier.js';
 
 const group = 'cluster.kubernetes-fleet.io';
 const version = 'v1';
@@ -34,9 +35,18 @@ interface AgentState {
   left?: boolean;
   /** The InternalMemberCluster as the hub last returned it. */
   seen?: Imc;
+  /** The member's Works as last listed (and as their status writes returned them since). */
+  works?: Work[];
+  /** The InternalMemberCluster's works-version annotation when they were listed, and when that was. */
+  worksVersion?: string;
+  worksListedAt?: number;
 }
 
-type Imc = { spec?: { state?: string; heartbeatPeriodSeconds?: number }; status?: { agentStatus?: { type: string; conditions?: Condition[] }[] } };
+type Imc = {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { state?: string; heartbeatPeriodSeconds?: number };
+  status?: { agentStatus?: { type: string; conditions?: Condition[] }[] };
+};
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -78,7 +88,8 @@ export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
     try {
       const hub = await o.hub.objects();
       // The state the fleet asks for: read once, then from each status write's answer (the whole
-      // object), so that a heartbeat is one write and one list of Works, not also a read.
+      // object), so that a heartbeat is one write, not also a read (and a list of Works only when
+      // that answer says they changed).
       const imc =
         state.seen ?? ((await hub.getNamespacedCustomObject({ group, version, namespace, plural: 'internalmemberclusters', name: o.memberName })) as Imc);
       period = imc.spec?.heartbeatPeriodSeconds ?? period;
@@ -89,7 +100,9 @@ export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
       await sleep(period * 1000 * (0.95 + 0.1 * random()), o.signal);
     } catch (e) {
       if (o.signal.aborted) break;
-      state.seen = undefined; // read it again: it may have changed, or be gone
+      // Read both again: they may have changed, or be gone.
+      state.seen = undefined;
+      state.works = undefined;
       failures++;
       const why = whyRefused(e);
       // Every failure is logged once; the same one again only when it keeps going (1, 2, 4, 8... attempts).
@@ -142,7 +155,16 @@ async function heartbeat(
     { group, version, namespace, plural: 'internalmemberclusters', name: o.memberName, body: { status } },
     mergePatch,
   )) as Imc;
-  if (ready) await syncWorks({ hub, cluster: o.cluster, namespace, now: () => timestamp(new Date()), log });
+  if (ready) {
+    // Listed again only when the hub says they changed (workHints.ts), or after worksResyncSeconds.
+    const announced = seen.metadata?.annotations?.[worksVersionAnnotation];
+    if (!state.works || announced !== state.worksVersion || Date.now() - (state.worksListedAt ?? 0) > worksResyncSeconds * 1000) {
+      state.works = await listWorks({ hub, namespace });
+      state.worksVersion = announced;
+      state.worksListedAt = Date.now();
+    }
+    state.works = await syncWorks({ hub, cluster: o.cluster, namespace, now: () => timestamp(new Date()), log }, state.works);
+  }
   return seen;
 }
 
@@ -158,6 +180,7 @@ async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: st
     at,
   );
   state.left = true;
+  state.works = undefined;
   return (await hub.patchNamespacedCustomObjectStatus(
     {
       group,

@@ -145,29 +145,42 @@ export interface ApplyContext {
   log: (line: string) => void;
 }
 
-/** Applies every Work and takes away what Works no longer place; returns how many Works there are. */
-export async function syncWorks(ctx: ApplyContext): Promise<number> {
-  const works = ((await ctx.hub.listNamespacedCustomObject({ group, version, namespace: ctx.namespace, plural: 'works' })) as { items: Work[] }).items;
+/** The member's Works on the hub. */
+export async function listWorks(ctx: Pick<ApplyContext, 'hub' | 'namespace'>): Promise<Work[]> {
+  return ((await ctx.hub.listNamespacedCustomObject({ group, version, namespace: ctx.namespace, plural: 'works' })) as { items: Work[] }).items;
+}
+
+/**
+ * Applies every Work and takes away what Works no longer place. Returns the Works as the hub now
+ * has them (each status write answers with the Work), or undefined when one could not be handled
+ * (the caller lists them again next time).
+ */
+export async function syncWorks(ctx: ApplyContext, works: Work[]): Promise<Work[] | undefined> {
   const member = apiClientWithTimeout(ctx.cluster, CustomObjectsApi);
   const objects = apiClientWithTimeout(ctx.cluster, KubernetesObjectApi);
   const applied = ((await member.listClusterCustomObject({ group, version, plural: 'appliedworks' })) as { items: AppliedWork[] }).items;
   const mine = applied.filter((a) => a.spec?.workNamespace === ctx.namespace);
+  const now: Work[] = [];
+  let complete = true;
   for (const work of works) {
     try {
-      await applyWork(
-        ctx,
-        member,
-        objects,
-        work,
-        mine.find((a) => a.metadata?.name === work.metadata?.name),
+      now.push(
+        await applyWork(
+          ctx,
+          member,
+          objects,
+          work,
+          mine.find((a) => a.metadata?.name === work.metadata?.name),
+        ),
       );
     } catch (e) {
+      complete = false;
       ctx.log(`work ${work.metadata?.name}: ${(e as Error).message}`);
     }
   }
   const names = new Set(works.map((w) => w.metadata?.name));
   for (const a of mine) if (!names.has(a.spec.workName)) await removeApplied(ctx, member, objects, a);
-  return works.length;
+  return complete ? now : undefined;
 }
 
 /** Takes away everything the fleet placed on this cluster (the member leaves). */
@@ -234,7 +247,7 @@ async function removeIfOwned(objects: KubernetesObjectApi, r: AppliedResource, a
   }
 }
 
-async function applyWork(ctx: ApplyContext, member: CustomObjects, objects: KubernetesObjectApi, work: Work, existing: AppliedWork | undefined) {
+async function applyWork(ctx: ApplyContext, member: CustomObjects, objects: KubernetesObjectApi, work: Work, existing: AppliedWork | undefined): Promise<Work> {
   const name = work.metadata!.name!;
   const generation = work.metadata?.generation ?? 0;
   const appliedWork =
@@ -370,6 +383,9 @@ async function applyWork(ctx: ApplyContext, member: CustomObjects, objects: Kube
   );
   const status: WorkStatus = { conditions, manifestConditions };
   // Written only when something changed: a steady Work costs the hub no write.
-  if (JSON.stringify(status) !== JSON.stringify({ conditions: work.status?.conditions, manifestConditions: work.status?.manifestConditions }))
-    await ctx.hub.patchNamespacedCustomObjectStatus({ group, version, namespace: ctx.namespace, plural: 'works', name, body: { status } }, mergePatch);
+  if (JSON.stringify(status) === JSON.stringify({ conditions: work.status?.conditions, manifestConditions: work.status?.manifestConditions })) return work;
+  return (await ctx.hub.patchNamespacedCustomObjectStatus(
+    { group, version, namespace: ctx.namespace, plural: 'works', name, body: { status } },
+    mergePatch,
+  )) as Work;
 }

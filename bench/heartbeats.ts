@@ -1,10 +1,13 @@
 // The member-agent part of `npm run bench`: how many heartbeats one hub sustains from N agents at
 // the default period. Each simulated agent does what agent/memberAgent.ts does every period, with
 // its own cluster identity's token: PATCH its InternalMemberCluster's status (what the hub copies
-// onto the MemberCluster; the answer carries the state the fleet asks for), LIST its Works. Offered = N / period; sustained = heartbeats
+// onto the MemberCluster when it changed; the answer carries the state the fleet asks for), and
+// LIST its Works when that answer's works-version annotation moved (or worksResyncSeconds passed). Offered = N / period; sustained = heartbeats
 // finished per second over the window (below offered when the hub cannot keep up: the agents'
 // loops fall behind). The agents here are request loops, not the agent program: 10,000 of them
 // with clusters to read would measure the simulated clusters, not the hub.
+import { decodeJwt } from 'jose';
+import { worksResyncSeconds, worksVersionAnnotation } from '../shared/domain/agentProtocol.js';
 import { timestamp } from '../shared/hub/conditions.js';
 import type { HubBenchOptions } from './hubLoad.js';
 
@@ -22,6 +25,10 @@ export interface HeartbeatBenchOptions {
   /** What the member-health sweep (a timer, left out of tableRequests) asked of storage so far. */
   healthSweepRequests: () => Promise<number>;
   cpuMs: () => Promise<number>;
+  /** The function host's CPU alone (the hub's code, without the emulators). */
+  functionsCpuMs: () => Promise<number>;
+  /** Azurite's raw upserts a second, measured at the start of this run. */
+  rawRate: number;
   /** A token for the cluster's identity (the identity endpoint with mi_res_id). */
   tokenFor: (clusterId: string) => Promise<string>;
   joinConcurrency: number;
@@ -45,30 +52,10 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   await o.waitFor(created.headers['azure-asyncoperation'] as string);
   const fleet = JSON.parse((await o.call('GET', `${fleetUrl}?api-version=2025-03-01`)).text) as { properties: { hubProfile: { fqdn: string } } };
   const hub = `https://${fleet.properties.hubProfile.fqdn}`;
-  const joinStart = performance.now();
-  let joined = 0;
-  await o.pool(
-    o.clusters.map((c, i) => [c, i] as const),
-    o.joinConcurrency,
-    async ([clusterResourceId, i]) => {
-      const res = await o.call('PUT', `${fleetUrl}/members/m-${i}?api-version=2025-03-01`, { properties: { clusterResourceId } });
-      if (res.status !== 201) throw new Error(`join answered ${res.status}: ${res.text}`);
-      await o.waitFor(res.headers['azure-asyncoperation'] as string);
-      if (++joined % 1000 === 0) process.stderr.write(`  (heartbeat bench: ${joined} of ${n} joined, ${fmt((performance.now() - joinStart) / 1000)} s)\n`);
-    },
-  );
-  const joinSeconds = (performance.now() - joinStart) / 1000;
-  const tokens: string[] = new Array(n);
-  await o.pool(
-    o.clusters.map((c, i) => [c, i] as const),
-    50,
-    async ([c, i]) => {
-      tokens[i] = await o.tokenFor(c);
-    },
-  );
-
   const imc = (i: number) => `${hub}/apis/cluster.kubernetes-fleet.io/v1/namespaces/fleet-member-m-${i}/internalmemberclusters/m-${i}`;
   const works = (i: number) => `${hub}/apis/placement.kubernetes-fleet.io/v1/namespaces/fleet-member-m-${i}/works`;
+  // As the agent keeps them: a condition's lastTransitionTime is when it last changed.
+  const since = timestamp(new Date());
   const statusOf = (at: string, joined = 'True') => ({
     status: {
       properties: {
@@ -82,8 +69,14 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
           type: 'MemberAgent',
           lastReceivedHeartbeat: at,
           conditions: [
-            { type: 'Joined', status: joined, reason: joined === 'True' ? 'MemberJoined' : 'MemberLeft', message: 'joined', lastTransitionTime: at },
-            { type: 'Healthy', status: 'True', reason: 'MemberHealthy', message: 'healthy', lastTransitionTime: at },
+            {
+              type: 'Joined',
+              status: joined,
+              reason: joined === 'True' ? 'MemberJoined' : 'MemberLeft',
+              message: 'joined',
+              lastTransitionTime: joined === 'True' ? since : at,
+            },
+            { type: 'Healthy', status: 'True', reason: 'MemberHealthy', message: 'healthy', lastTransitionTime: since },
           ],
         },
       ],
@@ -92,16 +85,24 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   // Each agent's first report before the window: with it the member joins (its MemberCluster's
   // conditions appear and their Events are recorded, once); what the window measures is the
   // heartbeat that comes after, again and again.
-  await o.pool(
-    Array.from({ length: n }, (_, i) => i),
-    50,
-    async (i) => {
-      await o.call('PATCH', `${imc(i)}/status`, statusOf(timestamp(new Date())), {
-        authorization: `Bearer ${tokens[i]}`,
-        'content-type': 'application/merge-patch+json',
-      });
-    },
-  );
+  /** Per agent: the works-version it last listed under, and when (agent/memberAgent.ts). */
+  const listed = Array.from({ length: n }, () => ({ version: undefined as string | undefined, at: Number.NEGATIVE_INFINITY }));
+  let lists = 0;
+  /** One heartbeat: the status PATCH, then the Works LIST when the answer says they changed. */
+  const report = async (i: number, auth: Record<string, string>, at: string) => {
+    const w = performance.now();
+    const patched = await o.call('PATCH', `${imc(i)}/status`, statusOf(at), { ...auth, 'content-type': 'application/merge-patch+json' });
+    const wrote = performance.now() - w;
+    if (patched.status !== 200) return { patched, wrote, listed: undefined };
+    const object = JSON.parse(patched.text) as { metadata?: { annotations?: Record<string, string> }; spec?: { state?: string } };
+    const announced = object.metadata?.annotations?.[worksVersionAnnotation];
+    const l = listed[i];
+    if (announced === l.version && performance.now() - l.at < worksResyncSeconds * 1000) return { patched, wrote, object, listed: undefined };
+    const list = await o.call('GET', works(i), undefined, auth);
+    lists++;
+    if (list.status === 200) listed[i] = { version: announced, at: performance.now() };
+    return { patched, wrote, object, listed: list };
+  };
   const writes: number[] = [];
   /** After the window, the fleet is deleted and each agent acknowledges its Leave, as the real one does. */
   let leaving = false;
@@ -110,18 +111,57 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   let done = 0;
   let failed = 0;
   let firstFailure = '';
-  const startedAt = performance.now();
-  const endAt = startedAt + o.windowSeconds * 1000;
+  /** The measured window, once every agent reported once and a period passed. */
+  let startedAt = Number.POSITIVE_INFINITY;
+  let endAt = Number.POSITIVE_INFINITY;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const beforeRequests = await o.tableRequests();
-  const beforeSweep = await o.healthSweepRequests();
-  const beforeCpu = await o.cpuMs();
+  // Each agent's first report (50 at a time: with it the member joins, its MemberCluster's
+  // conditions appear and their Events are recorded, once), then a heartbeat every period from
+  // there, as an agent keeps its own cadence: agents that reported early do not wait for the last.
+  let reporting = 0;
+  const slots: (() => void)[] = [];
+  const firstReport = async (i: number) => {
+    if (reporting >= 50) await new Promise<void>((r) => slots.push(r));
+    reporting++;
+    try {
+      // Tried until it is in (an agent does not give up); what went wrong is counted and shown.
+      for (;;) {
+        try {
+          tokens[i] = await o.tokenFor(o.clusters[i]);
+          const { patched } = await report(i, { authorization: `Bearer ${tokens[i]}` }, timestamp(new Date()));
+          if (patched.status === 200) break;
+          firstFailure ||= `first report: ${patched.status} ${patched.text.slice(0, 200)}`;
+        } catch (e) {
+          firstFailure ||= `first report: ${(e as Error).message}`;
+        }
+        failedFirst++;
+        await sleep(1000);
+      }
+    } finally {
+      reporting--;
+      slots.shift()?.();
+    }
+  };
+  let reported = 0;
+  let failedFirst = 0;
+  let allReported: () => void = () => undefined;
+  const everyoneReported = new Promise<void>((r) => (allReported = r));
   const loop = async (i: number) => {
-    const auth = { authorization: `Bearer ${tokens[i]}` };
-    await sleep(Math.random() * o.periodSeconds * 1000);
+    await firstReport(i);
+    let auth = { authorization: `Bearer ${tokens[i]}` };
+    if (++reported === n) allReported();
+    if (reported % 1000 === 0)
+      process.stderr.write(`  (heartbeat bench: ${reported} of ${n} agents reported once, ${fmt((performance.now() - joinStart) / 1000)} s)\n`);
+    await sleep(o.periodSeconds * 1000 * (0.95 + 0.1 * Math.random()));
     while (!stopped) {
       const beat = performance.now();
       try {
+        // A token is renewed a minute before it expires, as the agent's credential does (the
+        // local identity endpoint gives clusters 4-minute tokens; Entra's last 60-90 minutes).
+        if ((decodeJwt(tokens[i]).exp ?? 0) * 1000 - Date.now() < 60_000) {
+          tokens[i] = await o.tokenFor(o.clusters[i]);
+          auth = { authorization: `Bearer ${tokens[i]}` };
+        }
         if ((await heartbeat(i, auth)) === 'Leave') {
           await o.call('PATCH', `${imc(i)}/status`, statusOf(timestamp(new Date()), 'False'), {
             ...auth,
@@ -139,40 +179,65 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
     }
   };
   const heartbeat = async (i: number, auth: Record<string, string>) => {
-    const at = timestamp(new Date());
-    const w = performance.now();
-    const patched = await o.call('PATCH', `${imc(i)}/status`, statusOf(at), { ...auth, 'content-type': 'application/merge-patch+json' });
-    const wrote = performance.now() - w;
-    const listed = await o.call('GET', works(i), undefined, auth);
-    if (patched.status === 200 && listed.status === 200) {
-      if (performance.now() <= endAt) {
+    const { patched, wrote, object, listed: list } = await report(i, auth, timestamp(new Date()));
+    if (patched.status === 200 && (!list || list.status === 200)) {
+      const now = performance.now();
+      if (now >= startedAt && now <= endAt) {
         done++;
         writes.push(wrote);
       }
-      return (JSON.parse(patched.text) as { spec?: { state?: string } }).spec?.state;
+      return object?.spec?.state;
     }
     if (patched.status !== 404 || !leaving) {
       failed++;
-      firstFailure ||= `${patched.status}/${listed.status}: ${(patched.status !== 200 ? patched.text : listed.text).slice(0, 200)}`;
+      firstFailure ||= `${patched.status}/${list?.status}: ${(patched.status !== 200 ? patched.text : (list?.text ?? '')).slice(0, 200)}`;
     }
     return undefined;
   };
-  const agents = Promise.all(Array.from({ length: n }, (_, i) => loop(i)));
+  // Every member joins; then each agent gets its token, reports once (50 at a time) and from there
+  // heartbeats every period. (Agents started as their members join would make the joins compete
+  // with heartbeats, and the fleet of 10,000 take many minutes to assemble.)
+  const tokens: string[] = new Array(n);
+  const joinStart = performance.now();
+  let joined = 0;
+  await o.pool(
+    o.clusters.map((c, i) => [c, i] as const),
+    o.joinConcurrency,
+    async ([clusterResourceId, i]) => {
+      const res = await o.call('PUT', `${fleetUrl}/members/m-${i}?api-version=2025-03-01`, { properties: { clusterResourceId } });
+      if (res.status !== 201) throw new Error(`join answered ${res.status}: ${res.text}`);
+      await o.waitFor(res.headers['azure-asyncoperation'] as string);
+      if (++joined % 1000 === 0) process.stderr.write(`  (heartbeat bench: ${joined} of ${n} joined, ${fmt((performance.now() - joinStart) / 1000)} s)\n`);
+    },
+  );
+  const joinSeconds = (performance.now() - joinStart) / 1000;
+  const loops = Array.from({ length: n }, (_, i) => loop(i));
+  await everyoneReported;
+  await sleep(o.periodSeconds * 1000);
+  const beforeRequests = await o.tableRequests();
+  const beforeLists = lists;
+  const beforeSweep = await o.healthSweepRequests();
+  const beforeCpu = await o.cpuMs();
+  const beforeFunctionsCpu = await o.functionsCpuMs();
+  startedAt = performance.now();
+  endAt = startedAt + o.windowSeconds * 1000;
   await sleep(o.windowSeconds * 1000 + 50);
   const seconds = (performance.now() - startedAt) / 1000;
   const requests = (await o.tableRequests()) - beforeRequests;
+  const windowLists = lists - beforeLists;
   const sweepRequests = (await o.healthSweepRequests()) - beforeSweep;
   const cores = ((await o.cpuMs()) - beforeCpu) / 1000 / seconds;
+  const functionsMs = (await o.functionsCpuMs()) - beforeFunctionsCpu;
   writes.sort((a, b) => a - b);
   const offered = n / o.periodSeconds;
   const sustained = done / o.windowSeconds;
   const measured = [
-    `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s)`,
+    `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s${failedFirst ? `; ${failedFirst} first reports tried again` : ''})`,
     `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
     `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms`,
-    `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH + Works LIST, and the MemberCluster copy)`,
+    `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH; Works LIST in ${windowLists} of them; MemberCluster copies): ${fmt(requests / seconds, 0)} a second beside Azurite's raw ${fmt(o.rawRate, 0)} upserts a second`,
     `  health sweep:    ${sweepRequests} Table Storage requests in the ${o.windowSeconds} s (${fmt(sweepRequests / Math.max(1, done), 3)} a heartbeat; not in the line above)`,
-    `  CPU:             ${fmt(cores, 2)} cores of the stack`,
+    `  CPU:             ${fmt(functionsMs / Math.max(1, done), 2)} ms of the function host a heartbeat; ${fmt(cores, 2)} cores of the whole stack (Azurite and the emulators too)`,
   ];
   // Printed before the fleet is deleted, so that a delete that goes wrong does not lose them.
   process.stderr.write(`${measured.join('\n')}\n`);
@@ -183,6 +248,6 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   await o.waitFor(del.headers['azure-asyncoperation'] as string);
   const deleteSeconds = (performance.now() - deleteStart) / 1000;
   stopped = true;
-  await agents;
+  await Promise.all(loops);
   return [...measured, `  fleet delete:    ${fmt(deleteSeconds)} s, ${left} of ${n} agents acknowledged their Leave`].join('\n');
 }

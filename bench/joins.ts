@@ -111,6 +111,7 @@ await runTrusting(tls, async () => {
         serviceBus: { received: number; delivered: number };
         loopActiveMs: Record<string, number>;
         cpuMs: number;
+        functionsCpuMs: number;
       };
       const byTimers = Object.values(raw.timerTableRequests).reduce((a, b) => a + b, 0);
       return { ...raw, tableRequests: raw.tableRequests - byTimers };
@@ -319,6 +320,8 @@ await runTrusting(tls, async () => {
         tableRequests: async () => (await stack.stats()).tableRequests,
         healthSweepRequests: async () => (await stack.stats()).timerTableRequests['member-health'] ?? 0,
         cpuMs: async () => (await stack.stats()).cpuMs,
+        functionsCpuMs: async () => (await stack.stats()).functionsCpuMs,
+        rawRate,
         tokenFor: clusterToken,
         joinConcurrency: concurrency,
       }),

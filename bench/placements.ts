@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { timestamp } from '../shared/hub/conditions.js';
 import type { HeartbeatBenchOptions } from './heartbeats.js';
 
-export interface PlacementBenchOptions extends Omit<HeartbeatBenchOptions, 'windowSeconds' | 'cpuMs' | 'healthSweepRequests'> {
+export interface PlacementBenchOptions extends Omit<HeartbeatBenchOptions, 'windowSeconds' | 'cpuMs' | 'functionsCpuMs' | 'healthSweepRequests'> {
   clientEnv: Record<string, string>;
   /** How many of `clusters` join the fan-out fleet (the first 200 join the apply fleet). */
   fanOut: number;

@@ -19,6 +19,11 @@ export async function startBenchStack(env: Record<string, string>, execArgv: str
     env: { ...process.env, FLEET_LOCAL_DIR: dir, FLEET_LOCAL_STATE: mkdtempSync(join(tmpdir(), 'bench-state-')), FLEET_LOCAL_BASE_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // The stack goes with this process however it ends (an interrupted bench left stacks running
+  // for good, which measured each other); a signal's own exit then runs this too.
+  const orphaned = () => child.kill('SIGINT');
+  process.once('exit', orphaned);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   let out = '';
   const clientEnv = await new Promise<Record<string, string>>((ok, fail) => {
     child.stdout!.on('data', (d) => {
@@ -40,6 +45,7 @@ export async function startBenchStack(env: Record<string, string>, execArgv: str
     child,
     output: () => out,
     async stop() {
+      process.off('exit', orphaned);
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
     },

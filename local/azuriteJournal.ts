@@ -61,8 +61,16 @@ export function keepDurably(store: Store, dir: string, options: { compactBytes?:
   const journalPath = join(dir, 'tables.journal');
   const db = store.db;
   const compactBytes = options.compactBytes ?? 32 * 1024 * 1024;
+  // Compacted once the journal outgrows the snapshot it would replace too: each compaction writes
+  // the whole database, so a fixed threshold made a large database (10,000 members heartbeating)
+  // rewrite itself every few seconds; this way writing snapshots costs at most what the journal did.
+  let snapshotBytes = 0;
 
-  if (existsSync(snapshotPath)) db.loadJSON(readFileSync(snapshotPath, 'utf8'));
+  if (existsSync(snapshotPath)) {
+    const snapshot = readFileSync(snapshotPath, 'utf8');
+    snapshotBytes = snapshot.length;
+    db.loadJSON(snapshot);
+  }
   // The caller's indexes (rows by key) before the replay looks rows up by key.
   for (const c of db.collections) options.prepare?.(c);
   let replaying = true;
@@ -92,11 +100,13 @@ export function keepDurably(store: Store, dir: string, options: { compactBytes?:
   const append = (entries: Entry[]) => {
     if (entries.length === 0) return;
     size += writeSync(fd, `${entries.map((e) => JSON.stringify(e)).join('\n')}\n`);
-    if (!pending && size > compactBytes) compact();
+    if (!pending && size > Math.max(compactBytes, snapshotBytes)) compact();
   };
   const compact = () => {
     const tmp = `${snapshotPath}.tmp`;
-    writeFileSync(tmp, db.serialize());
+    const snapshot = db.serialize();
+    snapshotBytes = snapshot.length;
+    writeFileSync(tmp, snapshot);
     renameSync(tmp, snapshotPath);
     ftruncateSync(fd, 0);
     closeSync(fd);

@@ -26,6 +26,7 @@ import type { AppDeps } from './context.js';
 import { memberClusterType, memberNamespace } from './memberClusters.js';
 import { hashOf, resourceIdOf, selectResources } from './placementResources.js';
 import { requestPlacementSync } from './placementTriggers.js';
+import { announceWorkChanges } from './workHints.js';
 
 const typeOf = (kind: string) => builtInTypes.find((t) => t.kind === kind)!;
 export const placementType = typeOf('ClusterResourcePlacement');
@@ -119,6 +120,10 @@ async function cleanup(objects: HubObjects, name: string): Promise<void> {
   const works = ofPlacement(await objects.listAll(workType), name);
   await inParallel(works, 16, (w) =>
     objects.delete(workType, w.object.metadata.namespace, w.object.metadata.name!, { dryRun: false }).then(() => undefined, ignoreMissing),
+  );
+  await announceWorkChanges(
+    objects,
+    works.map((w) => w.object.metadata.namespace!.slice('fleet-member-'.length)),
   );
   for (const t of [policySnapshotType, resourceSnapshotType])
     for (const s of ofPlacement(await objects.listAll(t), name))
@@ -271,6 +276,7 @@ async function sync(deps: AppDeps, objects: HubObjects, fleet: FleetRef, name: s
   await inParallel(plan.remove, 32, (m) =>
     objects.delete(workType, memberNamespace(m), workName(name), { dryRun: false }).then(() => undefined, ignoreMissing),
   );
+  await announceWorkChanges(objects, [...written.keys(), ...plan.remove]);
 
   // ---- status
   const decisionOf = new Map(decision.decisions.map((d) => [d.clusterName, d]));

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { ArmError } from '../domain/errors.js';
 import type { Caller } from '../domain/model.js';
 
@@ -14,18 +14,20 @@ export interface TokenValidator {
 // signed with the tenant's same keys, so the first issuer's discovery document serves.
 // A client reuses one token for up to an hour, so a verified token is remembered until it expires:
 // the signature check (an RSA verify) runs once per token, not once per request.
-const cacheLimit = 10_000;
+// Room for every agent of a 10,000-member fleet and their next tokens, and the people (the oldest
+// goes first: at exactly the limit, a fleet's agents would each push out the next one's).
+const cacheLimit = 30_000;
 
 export function createTokenValidator(options: { issuers: string[]; audiences: string[] }): TokenValidator {
   const verified = new Map<string, { caller: Caller; expiresAt: number }>();
-  let keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  let keys: Promise<JWTVerifyGetKey> | undefined;
   const loadKeys = async () => {
     const issuer = options.issuers[0];
     const res = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
     if (!res.ok) throw new Error(`OIDC discovery for ${issuer} answered ${res.status}`);
     const doc = (await res.json()) as { jwks_uri?: string };
     if (!doc.jwks_uri) throw new Error(`OIDC discovery for ${issuer} names no jwks_uri`);
-    return createRemoteJWKSet(new URL(doc.jwks_uri));
+    return keysKeptThroughOutages(createRemoteJWKSet(new URL(doc.jwks_uri)));
   };
 
   return {
@@ -53,6 +55,26 @@ export function createTokenValidator(options: { issuers: string[]; audiences: st
       }
       return caller;
     },
+  };
+}
+
+/**
+ * The signing keys, refreshed as jose does (every 10 minutes, and when a token names a key it has
+ * not seen), except that a refresh that fails — the key endpoint slow or unreachable — leaves the
+ * keys of the last good one in use rather than failing every token. Entra publishes a new key well
+ * before signing with it; without this, one refresh that timed out under load (its limit is 5 s)
+ * would refuse every caller whose token was not yet remembered, until a refresh got through.
+ */
+function keysKeptThroughOutages(remote: ReturnType<typeof createRemoteJWKSet>): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (e) {
+      const last = remote.jwks();
+      const fetchFailed = e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError);
+      if (!last || !fetchFailed) throw e;
+      return createLocalJWKSet(last)(header, token);
+    }
   };
 }
 

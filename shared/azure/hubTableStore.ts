@@ -58,9 +58,9 @@ interface Head extends TableEntity {
   n: number;
 }
 
-/** The rows an object is written as: the head, then continuations. */
-function rowsOf(key: ObjectKey, object: KubeObject, t: 'o' | 'd'): TableEntity[] {
-  const bytes = Buffer.from(JSON.stringify(object), 'utf8');
+/** The rows an object is written as (its JSON): the head, then continuations. */
+function rowsOf(key: ObjectKey, object: KubeObject, json: string, t: 'o' | 'd'): TableEntity[] {
+  const bytes = Buffer.from(json, 'utf8');
   const partitionKey = partitionOf(key.resource, key.namespace);
   const parts = Math.max(1, Math.ceil(bytes.length / rowBytes));
   const rows: TableEntity[] = [];
@@ -73,6 +73,38 @@ function rowsOf(key: ObjectKey, object: KubeObject, t: 'o' | 'd'): TableEntity[]
     );
   }
   return rows;
+}
+
+/**
+ * What this process last read or wrote of each object (HubStore.recent): its JSON, parsed afresh
+ * for each use so that no caller can change what another gets. Small objects only, for two
+ * minutes (older guesses are mostly wrong on a busy fleet, and a wrong one costs a failed write).
+ */
+const recentLimit = 20_000;
+const recentMs = 120_000;
+const recentBytes = 64 * 1024;
+type Recent = { json: string; rv: string; etag: string; at: number };
+
+function recentMemory() {
+  const entries = new Map<string, Recent>();
+  const id = (hub: HubRef, key: ObjectKey) => `${hub.table}\n${partitionOf(key.resource, key.namespace)}\n${key.name}`;
+  return {
+    remember(hub: HubRef, key: ObjectKey, json: string, rv: string, etag: string) {
+      const k = id(hub, key);
+      entries.delete(k);
+      if (json.length > recentBytes) return;
+      if (entries.size >= recentLimit) entries.delete(entries.keys().next().value!);
+      entries.set(k, { json, rv, etag, at: Date.now() });
+    },
+    forget(hub: HubRef, key: ObjectKey) {
+      entries.delete(id(hub, key));
+    },
+    get(hub: HubRef, key: ObjectKey): StoredObject | undefined {
+      const e = entries.get(id(hub, key));
+      if (!e || Date.now() - e.at > recentMs) return undefined;
+      return { object: JSON.parse(e.json) as KubeObject, rv: e.rv, etag: e.etag, parts: 0 };
+    },
+  };
 }
 
 export function createHubDirectory(connection: TableConnection): HubDirectory {
@@ -129,14 +161,18 @@ export function createHubTableStore(connection: TableConnection): HubStore {
     }
   };
 
+  const recent = recentMemory();
+
   /** Reads an object whose head was found: its continuation rows, then the JSON. */
-  async function assemble(hub: HubRef, head: Head & Record<string, unknown>): Promise<StoredObject> {
+  async function assemble(hub: HubRef, head: Head & Record<string, unknown>, key?: ObjectKey): Promise<StoredObject> {
     const buffers = columnBytes(head);
     for (let i = 1; i <= (head.n ?? 0); i++) {
       const part = await client(hub).getEntity(head.partitionKey as string, `${head.rowKey}!${i}`);
       buffers.push(...columnBytes(part));
     }
-    const object = JSON.parse(Buffer.concat(buffers).toString('utf8')) as KubeObject;
+    const json = Buffer.concat(buffers).toString('utf8');
+    const object = JSON.parse(json) as KubeObject;
+    if (key && head.t === 'o' && !head.n) recent.remember(hub, key, json, head.rv, head.etag as string);
     return { object, rv: head.rv, etag: head.etag as string, parts: head.n ?? 0, ...(head.t === 'd' ? { deleted: true } : {}) };
   }
 
@@ -156,11 +192,20 @@ export function createHubTableStore(connection: TableConnection): HubStore {
 
   /** Writes an object's rows over what `previous` was (none: creates), dropping continuations it no longer needs. */
   async function write(hub: HubRef, key: ObjectKey, object: KubeObject, t: 'o' | 'd', previous?: StoredObject): Promise<string> {
-    const rows = rowsOf(key, object, t);
+    const json = JSON.stringify(object);
+    const rows = rowsOf(key, object, json, t);
     const c = client(hub);
     const stale = Math.max(0, (previous?.parts ?? 0) - (rows.length - 1));
+    recent.forget(hub, key);
     if (rows.length === 1 && stale === 0) {
-      const r = previous ? await c.updateEntity(rows[0], 'Replace', { etag: previous.etag }) : await c.createEntity(rows[0]);
+      const r = previous
+        ? await c.updateEntity(rows[0], 'Replace', { etag: previous.etag }).catch((e) => {
+            // The row went meanwhile (purged, or the guess of a recent() base was wrong): a lost race.
+            if (statusOf(e) === 404 && !gone(e)) throw new HubWriteConflict('the object is no longer stored');
+            throw e;
+          })
+        : await c.createEntity(rows[0]);
+      if (t === 'o' && r.etag) recent.remember(hub, key, json, object.metadata.resourceVersion ?? '', r.etag);
       return r.etag ?? '';
     }
     const actions: TransactionAction[] = [
@@ -188,7 +233,7 @@ export function createHubTableStore(connection: TableConnection): HubStore {
       guard(async () => {
         try {
           const head = await client(hub).getEntity<Head>(partitionOf(key.resource, key.namespace), key.name);
-          return await assemble(hub, head as Head & Record<string, unknown>);
+          return await assemble(hub, head as Head & Record<string, unknown>, key);
         } catch (e) {
           if (statusOf(e) === 404 && !gone(e)) return undefined;
           throw e;
@@ -217,6 +262,7 @@ export function createHubTableStore(connection: TableConnection): HubStore {
         const keep = JSON.stringify(object).length > rowBytes / 4 ? { apiVersion: object.apiVersion, kind: object.kind, metadata: object.metadata } : object;
         await write(hub, key, keep as KubeObject, 'd', previous);
       }),
+    recent: (hub, key) => recent.get(hub, key),
     purge: (hub, scope, beforeRv, max) =>
       guard(async () => {
         const c = client(hub);

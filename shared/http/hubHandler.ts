@@ -5,14 +5,16 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { fleetWriteHooks } from '../app/hubPolicy.js';
 import { answerReview, type Reviewer, reviewOf } from '../app/hubReviews.js';
-import { agentAcknowledgedLeave, authorizeAgent, copyAgentStatus, identifyCaller } from '../app/memberAgents.js';
+import { agentReported, authorizeAgent, identifyCaller, workType } from '../app/memberAgents.js';
 import { parentLabel } from '../app/placements.js';
 import { onHubWrite, onMemberChange, requestPlacementSync } from '../app/placementTriggers.js';
+import { announceWorkChanges } from '../app/workHints.js';
 import { fleetRefOfId } from '../domain/armIds.js';
 import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
 import { decodeRequestBody, type HubCall, type HubResult, handleHubCall, targetOf, watchKeepAlive } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
+import { HubObjects } from '../hub/objects.js';
 import { HubError, statusBody } from '../hub/status.js';
 import { HubGone, type HubRef } from '../hub/store.js';
 import { type Runtime, runtime } from '../runtime.js';
@@ -119,12 +121,25 @@ async function askPlacements(rt: Runtime, fleetArmId: string, hub: HubRef, calle
     return;
   }
   if (subresource) return;
+  // Works written by hand: their member's agent is told, as for the fleet's own (workHints.ts).
+  const member = action.namespace?.startsWith('fleet-member-') ? action.namespace.slice('fleet-member-'.length) : undefined;
+  if (plural === workType.plural && action.group === workType.group && member)
+    await announceWorkChanges(new HubObjects({ store: rt.app.hubStore, now: () => new Date() }, hub), [member]);
   if (action.group === 'cluster.kubernetes-fleet.io') {
     if (plural === 'memberclusters' && action.name) await onMemberChange(rt.app, fleet, hub, action.name, ['labels', 'taints']);
     return;
   }
   const object = body?.kind && body.kind !== 'Status' && !body.kind.endsWith('List') && !body.metadata?.deletionTimestamp ? body : undefined;
   await onHubWrite(rt.app, fleet, hub, { group: action.group, plural, namespace: action.namespace, name: action.name, object });
+}
+
+const refusalsLogged = new Map<string, number>();
+function logRefusal(context: InvocationContext, why: string) {
+  const last = refusalsLogged.get(why);
+  if (last !== undefined && Date.now() - last < 60_000) return;
+  if (refusalsLogged.size > 100) refusalsLogged.clear();
+  refusalsLogged.set(why, Date.now());
+  context.warn(`hub: a token was refused: ${why}`);
 }
 
 export function hubHandler() {
@@ -135,7 +150,11 @@ export function hubHandler() {
       try {
         caller = await rt.tokens.validate(req.headers.get('authorization'));
       } catch (e) {
-        if (e instanceof ArmError && e.status === 401) throw new HubError(401, 'Unauthorized', 'Unauthorized', undefined, { 'www-authenticate': 'Bearer' });
+        if (e instanceof ArmError && e.status === 401) {
+          // The caller learns no more than kube-apiserver tells; the log says why (once a minute per reason).
+          logRefusal(context, e.message);
+          throw new HubError(401, 'Unauthorized', 'Unauthorized', undefined, { 'www-authenticate': 'Bearer' });
+        }
         throw e;
       }
       const name = req.params.hubName ?? '';
@@ -180,8 +199,7 @@ export function hubHandler() {
       const hooks = who.kind === 'agent' ? undefined : fleetWriteHooks(rt.app, record.fleetId);
       const result: HubResult = await handleHubCall({ store: rt.hubs.store, now: () => new Date(), watch: rt.hubs.watch, hooks }, call);
       if (who.kind === 'agent' && !('events' in result) && result.status === 200 && action.plural === 'internalmemberclusters/status' && !dryRun(url)) {
-        await copyAgentStatus(rt.app, hub, record.fleetId, who.member, result.body as KubeObject, who.memberCluster);
-        await agentAcknowledgedLeave(rt.app, record.fleetId, who.member, result.body as KubeObject);
+        await agentReported(rt.app, hub, record.fleetId, { ...who, principal: caller.principalId ?? caller.id }, result.previous, result.body as KubeObject);
       }
       if (!('events' in result) && req.method !== 'GET' && result.status < 300 && !dryRun(url))
         await askPlacements(rt, record.fleetId, hub, who.kind, action, result.body as KubeObject).catch((e) =>

@@ -1,7 +1,7 @@
 // The hub's Kubernetes API: paths and verbs to use cases, in plain data (the HTTP adapter is
 // shared/http/hubHandler.ts). What kubectl sends for each verb is in ../shared/reference/kubectl-hub.md.
 
-import { isMap, isScalar, isSeq, parseDocument, parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import {
   aggregatedContentType,
   aggregatedDiscovery,
@@ -14,6 +14,7 @@ import {
   serverVersion,
   wantsAggregated,
 } from './discovery.js';
+import { duplicateKeys } from './duplicateKeys.js';
 import { groupVersion, type KubeObject, type ResourceType } from './kinds.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './meta.js';
 import { type FieldValidation, type HubDeps, HubObjects, keyOf, nextRv, nextRvAt, resourceKey, rvToMs, tombstoneRetentionMs } from './objects.js';
@@ -40,7 +41,14 @@ export interface HubCall {
 }
 
 export type HubResult =
-  | { status: number; body: unknown; contentType?: string; headers?: Record<string, string> }
+  | {
+      status: number;
+      body: unknown;
+      contentType?: string;
+      headers?: Record<string, string>;
+      /** A patched object as it was before (not sent): what the hub's own follow-ups compare with. */
+      previous?: KubeObject;
+    }
   | { status: 200; events: AsyncIterable<unknown> };
 
 /** What a call addresses, once its path is read. */
@@ -130,29 +138,11 @@ function fieldValidationOf(call: HubCall): FieldValidation {
   return v;
 }
 
-/**
- * The fields a JSON body names twice (JSON.parse keeps the last silently), as paths. The yaml
- * library reads JSON too and, told not to insist on unique keys, keeps every pair to look at.
- */
+/** The fields a JSON body names twice, as paths (duplicateKeys.ts). */
 function duplicateFields(call: HubCall): string[] {
   const type = (call.contentType ?? '').split(';')[0].trim().toLowerCase();
   if (!type.includes('json') || !call.body?.length) return [];
-  const text = call.body.toString('utf8');
-  const found: string[] = [];
-  const walkNode = (node: unknown, path: string) => {
-    if (isMap(node)) {
-      const seen = new Set<string>();
-      for (const pair of node.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-        const at = path ? `${path}.${key}` : key;
-        if (seen.has(key)) found.push(at);
-        seen.add(key);
-        walkNode(pair.value, at);
-      }
-    } else if (isSeq(node)) for (const [i, item] of node.items.entries()) walkNode(item, `${path}[${i}]`);
-  };
-  walkNode(parseDocument(text, { uniqueKeys: false }).contents, '');
-  return found;
+  return duplicateKeys(call.body.toString('utf8'));
 }
 
 /** kubectl's field managers come in the query; others get their user agent's program name, as kube-apiserver does. */
@@ -337,10 +327,10 @@ async function serveResource(
       const patch = decodeChecked(type === 'apply');
       // Whether an apply creates matters only to the fleet's guards (no extra read otherwise).
       const exists = type !== 'apply' || !hooks?.guards(t, namespace, name) || (await objects.read(t, namespace, name)) !== undefined;
-      const { object, created } = await guarded(exists ? 'update' : 'create', name, (dryRun) =>
+      const { object, created, before } = await guarded(exists ? 'update' : 'create', name, (dryRun) =>
         objects.patch(t, namespace, name, type, patch, { ...options(), dryRun, subresource, force }),
       );
-      return present(object, created ? 201 : 200);
+      return { ...present(object, created ? 201 : 200), ...(before ? { previous: before } : {}) };
     }
     case 'DELETE': {
       const opts = call.body?.length ? (decodeBody(call, false) as { preconditions?: { uid?: string; resourceVersion?: string } }) : {};

@@ -3,6 +3,7 @@
 // with a merge key merge by key, other lists are atomic, a field one manager stops applying is
 // removed unless another manager owns it, and applying a field another manager set to a different
 // value is a conflict unless forced.
+import { isDeepStrictEqual } from 'node:util';
 import { mergeKeyOf } from './listKeys.js';
 import { HubError } from './status.js';
 
@@ -179,14 +180,14 @@ export function recordUpdate(
   who: { manager: string; apiVersion: string; time: string; subresource?: string },
 ): ManagedEntry[] {
   const list = owners(entries);
-  const old = before === undefined ? new Set<string>() : leaves(before);
-  const now = leaves(after);
-  const changed = [...now].filter((k) => !old.has(k) || !same(valueAt(before, fromKey(k)), valueAt(after, fromKey(k))));
+  const changed = new Set<string>();
+  const gone = new Set<string>();
+  diffLeaves(before, after, [], [], changed, gone);
   for (const o of list) {
-    for (const k of o.fields) if (!now.has(k)) o.fields.delete(k);
+    for (const k of gone) o.fields.delete(k);
     for (const k of changed) o.fields.delete(k);
   }
-  if (changed.length) {
+  if (changed.size) {
     const entry = {
       manager: who.manager,
       operation: 'Update' as const,
@@ -202,6 +203,30 @@ export function recordUpdate(
     } else list.push({ entry, fields: new Set(changed) });
   }
   return toEntries(list);
+}
+
+/**
+ * The leaf fields `after` sets that are new or hold another value than in `before` (`changed`), and
+ * those only `before` sets (`gone`). Subtrees equal on both sides are skipped without listing their
+ * leaves (they hold neither), which makes a status write that moves a few times cost a few fields,
+ * not the whole object twice. Where a subtree differs and is not a non-empty map on both sides, its
+ * leaves are listed and compared one by one.
+ */
+function diffLeaves(before: Json, after: Json, names: string[], path: FieldPath, changed: Set<string>, gone: Set<string>): void {
+  if (isDeepStrictEqual(before, after)) return;
+  if (isObj(before) && isObj(after) && Object.keys(before).length && Object.keys(after).length) {
+    for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      const p = [...path, `f:${k}`];
+      if (serverFields.has(keyOf(p))) continue;
+      diffLeaves(before[k], after[k], [...names, k], p, changed, gone);
+    }
+    return;
+  }
+  const old = before === undefined ? new Set<string>() : leaves(before, names, path);
+  const now = after === undefined ? new Set<string>() : leaves(after, names, path);
+  const within = (o: Json, k: string) => valueAt(o, fromKey(k).slice(path.length));
+  for (const k of now) if (!old.has(k) || !same(within(before, k), within(after, k))) changed.add(k);
+  for (const k of old) if (!now.has(k)) gone.add(k);
 }
 
 /** Merges an applied configuration into the live object: maps merge, keyed lists merge by key, the rest is replaced. */

@@ -72,6 +72,13 @@ export interface HubStore {
   tombstone(hub: HubRef, key: ObjectKey, object: KubeObject, previous: StoredObject): Promise<void>;
   /** Removes tombstones older than `beforeRv` (at most `max`). */
   purge(hub: HubRef, scope: ListScope, beforeRv: string, max: number): Promise<number>;
+  /**
+   * The object as this process last read or wrote it, if that was recent — possibly stale, so only
+   * a base for a conditional write, which fails (HubWriteConflict) when someone wrote since and is
+   * then done again from a real read. Saves a patch its read when this host wrote the object last
+   * (an agent's heartbeat, every period).
+   */
+  recent?(hub: HubRef, key: ObjectKey): StoredObject | undefined;
 }
 
 export interface HubRecord {

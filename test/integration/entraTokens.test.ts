@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ArmEmulator, startArmEmulator } from '../../local/arm/server.js';
 import { ensureLocalTls } from '../../local/certs.js';
 import { createTokenValidator } from '../../shared/azure/entraTokens.js';
@@ -63,6 +63,27 @@ describe('token validation', () => {
       id: 'a',
       tenantId: other,
     });
+  });
+
+  it('keeps accepting tokens when a refresh of the signing keys fails', async () => {
+    // Its own Entra, stopped after its keys were read once: the next refresh (due after 10 minutes) cannot reach it.
+    const entra = await startArmEmulator({ seed, tls: ensureLocalTls(join(process.env.FLEET_TEST_DIR!, 'tls')) });
+    const v = createTokenValidator({ issuers: [entra.homeIssuer], audiences: [audience] });
+    const signed = (oid: string) => entra.issuer.sign({ aud: audience, tid: tenant, oid, appid: 'agent' }, 3600);
+    const [first, later] = [await signed('o-first'), await signed('o-later')];
+    await expect(v.validate(`Bearer ${first}`)).resolves.toMatchObject({ principalId: 'o-first' });
+    await entra.close();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 11 * 60_000);
+      await expect(v.validate(`Bearer ${later}`)).resolves.toMatchObject({ principalId: 'o-later' });
+      // A token no key of the last good set signed is still refused.
+      await expect(v.validate(`Bearer ${later.slice(0, later.lastIndexOf('.'))}.${Buffer.from('forged').toString('base64url')}`)).rejects.toMatchObject({
+        status: 401,
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('checks a remembered token again once it expires', async () => {

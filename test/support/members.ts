@@ -61,6 +61,7 @@ export interface Condition {
 }
 
 export interface MemberClusterView {
+  metadata: { resourceVersion: string };
   spec: { identity: { name: string } };
   status?: {
     conditions?: Condition[];
@@ -77,6 +78,8 @@ export async function getJson<T>(k: Kubectl, args: string): Promise<T> {
 }
 
 export const memberCluster = (k: Kubectl, name: string) => getJson<MemberClusterView>(k, `get membercluster ${name}`);
+/** A member's InternalMemberCluster: its status is the agent's latest report (the MemberCluster's, the last change). */
+export const internalMemberCluster = (k: Kubectl, name: string) => getJson<MemberClusterView>(k, `get internalmembercluster ${name} -n fleet-member-${name}`);
 export const conditionOf = (mc: MemberClusterView, type: string) => mc.status?.conditions?.find((c) => c.type === type);
 
 /** Waits until the member's agent has reported: joined and healthy. */
