@@ -38,8 +38,12 @@ export interface AgentCall {
   action: HubAction;
 }
 
-/** `memberCluster`: the MemberCluster as read for this request; undefined when the identity was known from a recent read. */
-export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; memberCluster?: StoredObject };
+/**
+ * `memberCluster`: the MemberCluster as read for this request; undefined when the identity was known
+ * from a recent read. `accepted`: the MemberCluster already shows this principal accepted (else the
+ * agent's next report is copied onto it, whatever else changed).
+ */
+export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; memberCluster?: StoredObject; accepted: boolean };
 
 /**
  * Agents recently found to be who their member records, by hub table and member: an agent makes
@@ -48,7 +52,13 @@ export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; mem
  * record is always checked against storage (so a fleet that learnt a new identity accepts it at
  * once), and an identity the fleet stopped recording is refused within a minute.
  */
-const knownAgents = new Map<string, { principal: string; at: number }>();
+const knownAgents = new Map<string, { principal: string; at: number; accepted: boolean }>();
+
+/** Whether a MemberCluster says that `principal` is the agent it accepts (the copy names it). */
+const shows = (mc: StoredObject, principal: string) => {
+  const c = ((mc.object.status ?? {}) as MemberStatus).conditions?.find((x) => x.type === identityCondition);
+  return c?.status === 'True' && (c.message ?? '').toLowerCase().includes(principal.toLowerCase());
+};
 const knownAgentMs = 60_000;
 
 const memberOfNamespace = (ns: string | undefined) => (ns?.startsWith('fleet-member-') ? ns.slice('fleet-member-'.length) : undefined);
@@ -104,14 +114,15 @@ export async function identifyCaller(call: AgentCall): Promise<CallerKind> {
   }
   const cacheKey = `${hub.table}\n${member}`;
   const known = knownAgents.get(cacheKey);
-  if (known && known.principal === principal.toLowerCase() && Date.now() - known.at < knownAgentMs) return { kind: 'agent', member };
+  if (known && known.principal === principal.toLowerCase() && Date.now() - known.at < knownAgentMs) return { kind: 'agent', member, accepted: known.accepted };
   const mc = await deps.hubStore.get(hub, keyOf(memberClusterType, undefined, member));
   if (!mc || mc.deleted) throw forbidden(action, principal, `this fleet has no member "${member}"`);
   const recorded = (mc.object.spec as { identity?: { name?: string } } | undefined)?.identity?.name ?? '';
   if (recorded.toLowerCase() === principal.toLowerCase()) {
     if (knownAgents.size > 100_000) knownAgents.clear();
-    knownAgents.set(cacheKey, { principal: principal.toLowerCase(), at: Date.now() });
-    return { kind: 'agent', member, memberCluster: mc };
+    const accepted = shows(mc, principal);
+    knownAgents.set(cacheKey, { principal: principal.toLowerCase(), at: Date.now(), accepted });
+    return { kind: 'agent', member, memberCluster: mc, accepted };
   }
   knownAgents.delete(cacheKey);
   const other = await memberOfPrincipal(deps, hub, principal);
@@ -271,15 +282,18 @@ export async function agentReported(
   deps: AppDeps,
   hub: HubRef,
   fleetArmId: string,
-  who: { member: string; principal: string; memberCluster?: StoredObject },
+  who: { member: string; principal: string; memberCluster?: StoredObject; accepted: boolean },
   before: KubeObject | undefined,
   after: KubeObject,
 ): Promise<void> {
   const period = Number((after.spec as { heartbeatPeriodSeconds?: number } | undefined)?.heartbeatPeriodSeconds ?? deps.heartbeatPeriodSeconds);
   const last = heartbeatOf(before);
   const silent = !last || deps.now().getTime() - Date.parse(last) > (missedHeartbeats - 1) * period * 1000;
-  if (who.memberCluster || silent || reportedState(before?.status) !== reportedState(after.status))
+  if (who.memberCluster || !who.accepted || silent || reportedState(before?.status) !== reportedState(after.status)) {
     await copyAgentStatus(deps, hub, fleetArmId, who.member, who.principal, after, who.memberCluster);
+    const known = knownAgents.get(`${hub.table}\n${who.member}`);
+    if (known?.principal === who.principal.toLowerCase()) known.accepted = true;
+  }
   await agentAcknowledgedLeave(deps, fleetArmId, who.member, after);
 }
 
