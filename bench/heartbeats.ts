@@ -89,9 +89,13 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const listed = Array.from({ length: n }, () => ({ version: undefined as string | undefined, at: Number.NEGATIVE_INFINITY }));
   let lists = 0;
   /** One heartbeat: the status PATCH, then the Works LIST when the answer says they changed. */
+  let inFlight = 0;
   const report = async (i: number, auth: Record<string, string>, at: string) => {
     const w = performance.now();
-    const patched = await o.call('PATCH', `${imc(i)}/status`, statusOf(at), { ...auth, 'content-type': 'application/merge-patch+json' });
+    inFlight++;
+    const patched = await o
+      .call('PATCH', `${imc(i)}/status`, statusOf(at), { ...auth, 'content-type': 'application/merge-patch+json' })
+      .finally(() => inFlight--);
     const wrote = performance.now() - w;
     if (patched.status !== 200) return { patched, wrote, listed: undefined };
     const object = JSON.parse(patched.text) as { metadata?: { annotations?: Record<string, string> }; spec?: { state?: string } };
@@ -216,8 +220,13 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const loops = Array.from({ length: n }, (_, i) => loop(i));
   await everyoneReported;
   // Two periods before the window: an agent's first heartbeat after a wait that long rewrites its
-  // MemberCluster (the health sweep may have marked it Unknown meanwhile); what is measured is the steady state.
+  // MemberCluster (the health sweep may have marked it Unknown meanwhile). Then until the queue
+  // that start built is gone (less than a second's heartbeats in flight; at most ten periods):
+  // what is measured is the steady state, and how long settling took is printed.
+  const settleStart = performance.now();
   await sleep(2 * o.periodSeconds * 1000);
+  while (inFlight > n / o.periodSeconds && performance.now() - settleStart < 10 * o.periodSeconds * 1000) await sleep(1000);
+  const settled = (performance.now() - settleStart) / 1000;
   const beforeRequests = await o.tableRequests();
   const beforeLists = lists;
   const beforeSweep = await o.healthSweepRequests();
@@ -236,7 +245,7 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const offered = n / o.periodSeconds;
   const sustained = done / o.windowSeconds;
   const measured = [
-    `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s${failedFirst ? `; ${failedFirst} first reports tried again` : ''})`,
+    `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s${failedFirst ? `; ${failedFirst} first reports tried again` : ''}; measured ${fmt(settled, 0)} s after every agent reported once)`,
     `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
     `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms`,
     `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH; Works LIST in ${windowLists} of them; MemberCluster copies): ${fmt(requests / seconds, 0)} a second beside Azurite's raw ${fmt(o.rawRate, 0)} upserts a second`,

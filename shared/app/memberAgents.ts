@@ -257,8 +257,17 @@ export async function updateMemberClusterStatus(
 /** The fields that change with every report whatever happens: what the copy onto the MemberCluster does not wait for. */
 const reportTimes = new Set(['lastReceivedHeartbeat', 'observationTime', 'lastTransitionTime']);
 
-/** A status as the fleet acts on it: everything but the times each heartbeat moves. */
-export const reportedState = (status: unknown) => JSON.stringify(status ?? {}, (k, v) => (reportTimes.has(k) ? undefined : v));
+/** Whether two statuses say the same as the fleet acts on them: everything but the times each heartbeat moves. */
+export function sameReport(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => sameReport(x, (b as unknown[])[i]));
+  const keys = (o: object) => Object.keys(o).filter((k) => !reportTimes.has(k) && (o as Record<string, unknown>)[k] !== undefined);
+  const ka = keys(a);
+  const kb = keys(b);
+  return ka.length === kb.length && ka.every((k) => sameReport((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
 
 /**
  * A MemberCluster's copy of the agent's report is written when the report changed, and at least
@@ -289,7 +298,7 @@ export async function agentReported(
   const period = Number((after.spec as { heartbeatPeriodSeconds?: number } | undefined)?.heartbeatPeriodSeconds ?? deps.heartbeatPeriodSeconds);
   const last = heartbeatOf(before);
   const silent = !last || deps.now().getTime() - Date.parse(last) > (missedHeartbeats - 1) * period * 1000;
-  if (who.memberCluster || !who.accepted || silent || reportedState(before?.status) !== reportedState(after.status)) {
+  if (who.memberCluster || !who.accepted || silent || !sameReport(before?.status ?? {}, after.status ?? {})) {
     await copyAgentStatus(deps, hub, fleetArmId, who.member, who.principal, after, who.memberCluster);
     const known = knownAgents.get(`${hub.table}\n${who.member}`);
     if (known?.principal === who.principal.toLowerCase()) known.accepted = true;
@@ -358,7 +367,7 @@ export async function copyAgentStatus(
       };
       const copied = heartbeatOf(mc);
       const fresh = copied !== undefined && deps.now().getTime() - Date.parse(copied) < memberClusterRefreshMs;
-      return fresh && reportedState(next) === reportedState(status) ? status : next;
+      return fresh && sameReport(next, status) ? status : next;
     },
     memberCluster,
   );

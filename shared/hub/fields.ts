@@ -179,10 +179,20 @@ export function recordUpdate(
   entries: ManagedEntry[] | undefined,
   who: { manager: string; apiVersion: string; time: string; subresource?: string },
 ): ManagedEntry[] {
-  const list = owners(entries);
   const changed = new Set<string>();
   const gone = new Set<string>();
   diffLeaves(before, after, [], [], changed, gone);
+  // The same manager changing fields it alone owns (an agent's heartbeat): only its entry's time
+  // moves, and the field sets stay as they are, without taking them apart and building them again.
+  const isMine = (e: ManagedEntry) =>
+    e.manager === who.manager && e.operation === 'Update' && (e.subresource ?? '') === (who.subresource ?? '') && e.apiVersion === who.apiVersion;
+  const mine = entries?.find(isMine);
+  if (mine && gone.size === 0 && changed.size > 0) {
+    const owns = (e: ManagedEntry, k: string) => hasPath(e.fieldsV1, fromKey(k));
+    if ([...changed].every((k) => owns(mine, k) && !entries!.some((e) => e !== mine && owns(e, k))))
+      return entries!.map((e) => (e === mine ? { ...e, time: who.time } : e));
+  }
+  const list = owners(entries);
   for (const o of list) {
     for (const k of gone) o.fields.delete(k);
     for (const k of changed) o.fields.delete(k);
@@ -196,10 +206,10 @@ export function recordUpdate(
       fieldsType: 'FieldsV1' as const,
       ...(who.subresource ? { subresource: who.subresource } : {}),
     };
-    const mine = list.find((o) => sameOwner(o.entry, entry));
-    if (mine) {
-      mine.entry = entry;
-      for (const k of changed) mine.fields.add(k);
+    const owner = list.find((o) => sameOwner(o.entry, entry));
+    if (owner) {
+      owner.entry = entry;
+      for (const k of changed) owner.fields.add(k);
     } else list.push({ entry, fields: new Set(changed) });
   }
   return toEntries(list);
@@ -227,6 +237,16 @@ function diffLeaves(before: Json, after: Json, names: string[], path: FieldPath,
   const within = (o: Json, k: string) => valueAt(o, fromKey(k).slice(path.length));
   for (const k of now) if (!old.has(k) || !same(within(before, k), within(after, k))) changed.add(k);
   for (const k of old) if (!now.has(k)) gone.add(k);
+}
+
+/** Whether a FieldsV1 tree holds a field path (its tokens nested). */
+function hasPath(fields: Obj, path: FieldPath): boolean {
+  let node: Json = fields;
+  for (const token of path) {
+    if (!isObj(node) || !(token in node)) return false;
+    node = node[token];
+  }
+  return true;
 }
 
 /** Merges an applied configuration into the live object: maps merge, keyed lists merge by key, the rest is replaced. */

@@ -280,8 +280,11 @@ export class HubObjects {
     const before = current.object;
     let o: KubeObject;
     if (options.subresource === 'status') {
+      // Only the status is new; the rest is before's, of which only metadata's own fields are set
+      // below (a custom kind's spec is copied too: its schema's defaults are applied in place).
       const { status: _, ...rest } = before;
-      o = { ...clone(rest), status: clone(body.status) };
+      o = { ...rest, metadata: { ...before.metadata }, status: clone(body.status) };
+      if (t.custom && rest.spec !== undefined) o.spec = clone(rest.spec);
     } else {
       o = clone(body);
       o.metadata = { ...o.metadata };

@@ -113,4 +113,16 @@ describe('server-side apply', () => {
     const entries = recordUpdate(first.object, { data: { k: 'changed', j: 'w' } }, first.managedFields, { manager: 'editor', apiVersion: 'v1', time: 't' });
     expect(Object.fromEntries(entries.map((e) => [e.manager, e.fieldsV1]))).toEqual({ a: { 'f:data': { 'f:j': {} } }, editor: { 'f:data': { 'f:k': {} } } });
   });
+  it('a manager changing again only fields it alone owns keeps the field sets, with a new time', () => {
+    const who = { manager: 'agent', apiVersion: 'v1', time: 't1', subresource: 'status' };
+    const creator = recordUpdate(undefined, { spec: { a: 1 } }, undefined, { manager: 'hub', apiVersion: 'v1', time: 't0' });
+    const once = recordUpdate({ spec: { a: 1 } }, { spec: { a: 1 }, status: { beat: '1', n: 3 } }, creator, who);
+    const twice = recordUpdate({ spec: { a: 1 }, status: { beat: '1', n: 3 } }, { spec: { a: 1 }, status: { beat: '2', n: 3 } }, once, { ...who, time: 't2' });
+    expect(twice).toEqual(once.map((e) => (e.manager === 'agent' ? { ...e, time: 't2' } : e)));
+    // A field the other manager owns changes hands as before.
+    const taken = recordUpdate({ spec: { a: 1 }, status: { beat: '2', n: 3 } }, { spec: { a: 2 }, status: { beat: '2', n: 3 } }, twice, { ...who, time: 't3' });
+    expect(Object.fromEntries(taken.map((e) => [e.manager, e.fieldsV1]))).toEqual({
+      agent: { 'f:spec': { 'f:a': {} }, 'f:status': { 'f:beat': {}, 'f:n': {} } },
+    });
+  });
 });
