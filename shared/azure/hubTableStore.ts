@@ -83,21 +83,32 @@ function rowsOf(key: ObjectKey, object: KubeObject, json: string, t: 'o' | 'd'):
 const recentLimit = 20_000;
 const recentMs = 120_000;
 const recentBytes = 64 * 1024;
+/** All of them together (an instance has 2 GB; a heartbeating InternalMemberCluster is ~3 KB). */
+const recentTotalBytes = 96 * 1024 * 1024;
 type Recent = { json: string; rv: string; etag: string; at: number };
 
 function recentMemory() {
   const entries = new Map<string, Recent>();
+  let total = 0;
   const id = (hub: HubRef, key: ObjectKey) => `${hub.table}\n${partitionOf(key.resource, key.namespace)}\n${key.name}`;
+  const drop = (k: string) => {
+    const e = entries.get(k);
+    if (!e) return;
+    total -= e.json.length;
+    entries.delete(k);
+  };
   return {
     remember(hub: HubRef, key: ObjectKey, json: string, rv: string, etag: string) {
       const k = id(hub, key);
-      entries.delete(k);
+      drop(k);
       if (json.length > recentBytes) return;
-      if (entries.size >= recentLimit) entries.delete(entries.keys().next().value!);
+      // The oldest go first (a Map keeps the order things were put in).
+      while (entries.size && (entries.size >= recentLimit || total + json.length > recentTotalBytes)) drop(entries.keys().next().value!);
       entries.set(k, { json, rv, etag, at: Date.now() });
+      total += json.length;
     },
     forget(hub: HubRef, key: ObjectKey) {
-      entries.delete(id(hub, key));
+      drop(id(hub, key));
     },
     get(hub: HubRef, key: ObjectKey): StoredObject | undefined {
       const e = entries.get(id(hub, key));
