@@ -312,7 +312,7 @@ export async function agentReported(
  * written only when that changes what the MemberCluster says (times aside), or its copy of the
  * heartbeat is older than memberClusterRefreshMs.
  */
-export async function copyAgentStatus(
+async function copyAgentStatus(
   deps: AppDeps,
   hub: HubRef,
   fleetArmId: string,
@@ -388,7 +388,7 @@ async function clearIdentityIssue(deps: AppDeps, fleetArmId: string, member: str
 }
 
 /** The agent acknowledged a Leave: the member's delete, waiting on it, is sent again to finish. */
-export async function agentAcknowledgedLeave(deps: AppDeps, fleetArmId: string, member: string, imc: KubeObject): Promise<void> {
+async function agentAcknowledgedLeave(deps: AppDeps, fleetArmId: string, member: string, imc: KubeObject): Promise<void> {
   const spec = (imc.spec ?? {}) as { state?: string };
   const agent = ((imc.status ?? {}) as MemberStatus).agentStatus?.find((a) => a.type === 'MemberAgent');
   if (spec.state !== 'Leave' || !agent?.conditions?.some((c) => c.type === 'Joined' && c.status === 'False')) return;
