@@ -21,7 +21,7 @@ import { HubObjects, keyOf, resourceKey } from '../hub/objects.js';
 import { HubError } from '../hub/status.js';
 import { type HubRef, HubWriteConflict, type StoredObject } from '../hub/store.js';
 import type { AppDeps } from './context.js';
-import { internalMemberClusterType, memberClusterType, memberNamespace } from './memberClusters.js';
+import { internalMemberClusterType, memberClusterType, memberNamespace, memberOfNamespace } from './memberClusters.js';
 import { missedHeartbeats } from './memberHealth.js';
 import { memberChanges, onMemberChange } from './placementTriggers.js';
 
@@ -60,8 +60,6 @@ const shows = (mc: StoredObject, principal: string) => {
   return c?.status === 'True' && (c.message ?? '').toLowerCase().includes(principal.toLowerCase());
 };
 const knownAgentMs = 60_000;
-
-const memberOfNamespace = (ns: string | undefined) => (ns?.startsWith('fleet-member-') ? ns.slice('fleet-member-'.length) : undefined);
 
 const fleetOf = fleetRefOfId;
 

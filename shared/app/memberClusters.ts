@@ -16,6 +16,8 @@ import { memberChanges, onMemberChange } from './placementTriggers.js';
 export const memberClusterType = builtInTypes.find((t) => t.kind === 'MemberCluster')!;
 export const internalMemberClusterType = builtInTypes.find((t) => t.kind === 'InternalMemberCluster')!;
 export const memberNamespace = (member: string) => `fleet-member-${member}`;
+/** The member a `fleet-member-<name>` namespace belongs to, if it is one. */
+export const memberOfNamespace = (ns: string | undefined) => (ns?.startsWith('fleet-member-') ? ns.slice('fleet-member-'.length) : undefined);
 const manager = 'fleet-manager';
 
 export const isReservedLabel = (key: string) => reservedLabelPrefixes.some((p) => key.startsWith(p));

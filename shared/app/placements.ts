@@ -23,7 +23,7 @@ import { HubObjects } from '../hub/objects.js';
 import { HubError } from '../hub/status.js';
 import { HubGone, HubWriteConflict, type StoredObject } from '../hub/store.js';
 import type { AppDeps } from './context.js';
-import { memberClusterType, memberNamespace } from './memberClusters.js';
+import { memberClusterType, memberNamespace, memberOfNamespace } from './memberClusters.js';
 import { hashOf, resourceIdOf, selectResources } from './placementResources.js';
 import { requestPlacementSync } from './placementTriggers.js';
 import { announceWorkChanges } from './workHints.js';
@@ -123,7 +123,7 @@ async function cleanup(objects: HubObjects, name: string): Promise<void> {
   );
   await announceWorkChanges(
     objects,
-    works.map((w) => w.object.metadata.namespace!.slice('fleet-member-'.length)),
+    works.flatMap((w) => memberOfNamespace(w.object.metadata.namespace) ?? []),
   );
   for (const t of [policySnapshotType, resourceSnapshotType])
     for (const s of ofPlacement(await objects.listAll(t), name))

@@ -6,6 +6,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { fleetWriteHooks } from '../app/hubPolicy.js';
 import { answerReview, type Reviewer, reviewOf } from '../app/hubReviews.js';
 import { agentReported, authorizeAgent, identifyCaller, workType } from '../app/memberAgents.js';
+import { memberOfNamespace } from '../app/memberClusters.js';
 import { parentLabel } from '../app/placements.js';
 import { onHubWrite, onMemberChange, requestPlacementSync } from '../app/placementTriggers.js';
 import { announceWorkChanges } from '../app/workHints.js';
@@ -122,7 +123,7 @@ async function askPlacements(rt: Runtime, fleetArmId: string, hub: HubRef, calle
   }
   if (subresource) return;
   // Works written by hand: their member's agent is told, as for the fleet's own (workHints.ts).
-  const member = action.namespace?.startsWith('fleet-member-') ? action.namespace.slice('fleet-member-'.length) : undefined;
+  const member = memberOfNamespace(action.namespace);
   if (plural === workType.plural && action.group === workType.group && member)
     await announceWorkChanges(new HubObjects({ store: rt.app.hubStore, now: () => new Date() }, hub), [member]);
   if (action.group === 'cluster.kubernetes-fleet.io') {
