@@ -1,4 +1,4 @@
-import { ContainerServiceFleetClient } from '@azure/arm-containerservicefleet';
+import { ContainerServiceFleetClient, type ContainerServiceFleetClientOptionalParams } from '@azure/arm-containerservicefleet';
 import { DefaultAzureCredential } from '@azure/identity';
 
 export const sub1 = '00000000-0000-0000-0000-000000000001';
@@ -14,10 +14,10 @@ export const fabrikam = aks(foreignSub, 'rg-fabrikam', 'aks-fabrikam');
 export const arc = `/subscriptions/${sub1}/resourceGroups/rg-onprem/providers/Microsoft.Kubernetes/connectedClusters/arc-onprem-1`;
 
 /** The official client, authenticated as a user of `npm start` would: DefaultAzureCredential over the printed identity endpoint. */
-export function fleetClient(env: Record<string, string>, subscriptionId = env.AZURE_SUBSCRIPTION_ID) {
+export function fleetClient(env: Record<string, string>, subscriptionId = env.AZURE_SUBSCRIPTION_ID, options: ContainerServiceFleetClientOptionalParams = {}) {
   process.env.IDENTITY_ENDPOINT = env.IDENTITY_ENDPOINT;
   process.env.IDENTITY_HEADER = env.IDENTITY_HEADER;
-  return new ContainerServiceFleetClient(new DefaultAzureCredential(), subscriptionId, { endpoint: env.FLEET_API });
+  return new ContainerServiceFleetClient(new DefaultAzureCredential(), subscriptionId, { ...options, endpoint: env.FLEET_API });
 }
 
 export const fast = { updateIntervalInMs: 50 };
