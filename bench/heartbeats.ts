@@ -6,6 +6,7 @@
 // finished per second over the window (below offered when the hub cannot keep up: the agents'
 // loops fall behind). The agents here are request loops, not the agent program: 10,000 of them
 // with clusters to read would measure the simulated clusters, not the hub.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decodeJwt } from 'jose';
 import { worksResyncSeconds, worksVersionAnnotation } from '../shared/domain/agentProtocol.js';
 import { timestamp } from '../shared/hub/conditions.js';
@@ -108,6 +109,8 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
     return { patched, wrote, object, listed: list };
   };
   const writes: number[] = [];
+  /** When each measured write started (epoch ms), for the trace of slow ones (BENCH_HEARTBEAT_TRACE). */
+  const writeStarts: number[] = [];
   /** After the window, the fleet is deleted and each agent acknowledges its Leave, as the real one does. */
   let leaving = false;
   let stopped = false;
@@ -185,12 +188,14 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
     }
   };
   const heartbeat = async (i: number, auth: Record<string, string>) => {
+    const began = Date.now();
     const { patched, wrote, object, listed: list } = await report(i, auth, timestamp(new Date()));
     if (patched.status === 200 && (!list || list.status === 200)) {
       const now = performance.now();
       if (now >= startedAt && now <= endAt) {
         done++;
         writes.push(wrote);
+        writeStarts.push(began);
       }
       return object?.spec?.state;
     }
@@ -232,28 +237,34 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const beforeSweep = await o.healthSweepRequests();
   const beforeCpu = await o.cpuMs();
   const beforeFunctionsCpu = await o.functionsCpuMs();
+  // The bench's own event loop: a write's time includes how late this process saw its answer, so
+  // the delay is printed beside it (10,000 request loops in one process are not free either).
+  const clientDelay = monitorEventLoopDelay({ resolution: 10 });
+  clientDelay.enable();
   startedAt = performance.now();
   endAt = startedAt + o.windowSeconds * 1000;
   await sleep(o.windowSeconds * 1000 + 50);
+  clientDelay.disable();
   const seconds = (performance.now() - startedAt) / 1000;
   const requests = (await o.tableRequests()) - beforeRequests;
   const windowLists = lists - beforeLists;
   const sweepRequests = (await o.healthSweepRequests()) - beforeSweep;
   const cores = ((await o.cpuMs()) - beforeCpu) / 1000 / seconds;
   const functionsMs = (await o.functionsCpuMs()) - beforeFunctionsCpu;
+  const trace = process.env.BENCH_HEARTBEAT_TRACE ? slowWrites(writes, writeStarts) : [];
   writes.sort((a, b) => a - b);
   const offered = n / o.periodSeconds;
   const sustained = done / o.windowSeconds;
   const measured = [
     `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s${failedFirst ? `; ${failedFirst} first reports tried again` : ''}; measured ${fmt(settled, 0)} s after every agent reported once)`,
     `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
-    `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms`,
+    `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms (this process's event loop delay p99 ${fmt(clientDelay.percentile(99) / 1e6)} ms, max ${fmt(clientDelay.max / 1e6)} ms)`,
     `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH; Works LIST in ${windowLists} of them; MemberCluster copies): ${fmt(requests / seconds, 0)} a second beside Azurite's raw ${fmt(o.rawRate, 0)} upserts a second`,
     `  health sweep:    ${sweepRequests} Table Storage requests in the ${o.windowSeconds} s (${fmt(sweepRequests / Math.max(1, done), 3)} a heartbeat; not in the line above)`,
     `  CPU:             ${fmt(functionsMs / Math.max(1, done), 2)} ms of the function host a heartbeat; ${fmt(cores, 2)} cores of the whole stack (Azurite and the emulators too)`,
   ];
   // Printed before the fleet is deleted, so that a delete that goes wrong does not lose them.
-  process.stderr.write(`${measured.join('\n')}\n`);
+  process.stderr.write(`${[...measured, ...trace].join('\n')}\n`);
   // Deleting the fleet asks every member's agent to leave; the agents acknowledge within a period.
   leaving = true;
   const deleteStart = performance.now();
@@ -263,4 +274,23 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   stopped = true;
   await Promise.all(loops);
   return [...measured, `  fleet delete:    ${fmt(deleteSeconds)} s, ${left} of ${n} agents acknowledged their Leave`].join('\n');
+}
+
+/** Writes slower than 500 ms by the second they started in (UTC hh:mm:ss), with the slowest of each second. */
+function slowWrites(writes: number[], starts: number[]): string[] {
+  const bySecond = new Map<number, { count: number; slowest: number }>();
+  writes.forEach((ms, i) => {
+    if (ms < 500) return;
+    const second = Math.floor(starts[i] / 1000);
+    const s = bySecond.get(second) ?? { count: 0, slowest: 0 };
+    s.count++;
+    s.slowest = Math.max(s.slowest, ms);
+    bySecond.set(second, s);
+  });
+  return [
+    `  slow writes:     ${[...bySecond.values()].reduce((a, s) => a + s.count, 0)} over 500 ms, by the second they started in:`,
+    ...[...bySecond.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([second, s]) => `    ${new Date(second * 1000).toISOString().slice(11, 19)}  ${s.count} (slowest ${fmt(s.slowest, 0)} ms)`),
+  ];
 }

@@ -80,11 +80,14 @@ function rowsOf(key: ObjectKey, object: KubeObject, json: string, t: 'o' | 'd'):
  * for each use so that no caller can change what another gets. Small objects only, for two
  * minutes (older guesses are mostly wrong on a busy fleet, and a wrong one costs a failed write).
  */
-const recentLimit = 20_000;
+// At 10,000 members the hub's instance writes each member's InternalMemberCluster, MemberCluster
+// and a few Events: ~40,000 objects (~72 MB). At 20,000 the heartbeating ones were pushed out
+// (12,000 misses a minute at 10,000 agents, each an extra read); at 40,000, none.
+const recentLimit = 40_000;
 const recentMs = 120_000;
 const recentBytes = 64 * 1024;
 /** All of them together (an instance has 2 GB; a heartbeating InternalMemberCluster is ~3 KB). */
-const recentTotalBytes = 96 * 1024 * 1024;
+const recentTotalBytes = 160 * 1024 * 1024;
 type Recent = { json: string; rv: string; etag: string; at: number };
 
 function recentMemory() {
