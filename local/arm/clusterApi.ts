@@ -6,15 +6,19 @@
 // as audience, as kubelogin). The cluster starts with its namespaces and one Node per agent-pool
 // node; the small controller in clusterController.ts plays kube-controller-manager.
 import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { createHubTableStore } from '../../shared/azure/hubTableStore.js';
 import { type HubCall, handleHubCall } from '../../shared/hub/api.js';
-import { clusterTypes, type KubeObject } from '../../shared/hub/kinds.js';
+import { clusterTypes, crdType, type KubeObject } from '../../shared/hub/kinds.js';
 import { HubObjects } from '../../shared/hub/objects.js';
 import { HubError, statusBody } from '../../shared/hub/status.js';
 import type { HubRef } from '../../shared/hub/store.js';
+import { createDataPlane } from '../dataplane/dataPlane.js';
+import { findProjectRoot } from '../projectRoot.js';
 import { createController, reconcileWorkload, workloadKinds } from './clusterController.js';
 import type { Issuer } from './tokens.js';
 import { defaultAgentPools, type SimCluster, type World } from './world.js';
@@ -67,6 +71,30 @@ function nodeObject(cluster: SimCluster, pool: { name: string; vmSize: string },
 
 const nodeType = clusterTypes.find((t) => t.kind === 'Node')!;
 
+/** The CustomResourceDefinitions a member cluster has from the agent's manifests (fleet-networking's member kinds). */
+let memberCrds: KubeObject[] | undefined;
+const memberCrdsOf = () =>
+  (memberCrds ??= parseAllDocuments(readFileSync(join(findProjectRoot(), 'infra', 'agent', 'networking-crds.yaml'), 'utf8')).map(
+    (d) => d.toJS() as KubeObject,
+  ));
+
+/** Installs them where they are missing (a cluster made before they shipped, too). */
+async function installMemberCrds(objects: HubObjects) {
+  for (const crd of memberCrdsOf())
+    if (!(await objects.read(crdType, undefined, crd.metadata.name!)))
+      await objects.create(crdType, undefined, crd, { dryRun: false, fieldManager: 'kubectl' });
+}
+
+/** What the data plane follows. */
+const dataPlaneResources = new Set(['pods', 'services', 'endpointslices']);
+
+/** The namespace and resource of /api/v1/namespaces/{ns}/{plural}... or /apis/{group}/{version}/namespaces/{ns}/{plural}... */
+function namespacedPath(path: string[]): { namespace: string; plural: string } | undefined {
+  const at = path[0] === 'api' ? 2 : path[0] === 'apis' ? 3 : -1;
+  if (at < 0 || path[at] !== 'namespaces' || path.length < at + 3) return undefined;
+  return { namespace: path[at + 1], plural: path[at + 2] };
+}
+
 export function createClusterApis(options: { world: World; issuer: Issuer; tablesConnectionString: string; caPem: string; base: () => string }) {
   const store = createHubTableStore({ connectionString: options.tablesConnectionString });
   const deps = { store, now: () => new Date(), kinds: clusterTypes };
@@ -74,6 +102,7 @@ export function createClusterApis(options: { world: World; issuer: Issuer; table
   const nodesOf = (c: SimCluster) =>
     (c.agentPoolProfiles ?? defaultAgentPools).flatMap((pool) => Array.from({ length: pool.count }, (_, i) => nodeObject(c, pool, i).metadata.name!));
   const find = (sub: string, rg: string, name: string) => options.world.get('managedCluster', sub, rg, name);
+  const dataPlane = createDataPlane({ world: options.world, objectsOf: (c) => new HubObjects(deps, hubOf(c)), log: (line) => console.error(line) });
   const controller = createController({
     delayMs: 1000,
     onError: (e) => console.error(`[warning] simulated cluster controller: ${(e as Error).message}`),
@@ -82,9 +111,14 @@ export function createClusterApis(options: { world: World; issuer: Issuer; table
       const c = find(sub, rg, name);
       if (!c?.api) return;
       const t = clusterTypes.find((x) => x.kind === kind)!;
-      await reconcileWorkload(new HubObjects(deps, hubOf(c)), t, namespace, objectName, nodesOf(c), deps.now);
+      await reconcileWorkload(new HubObjects(deps, hubOf(c)), t, namespace, objectName, nodesOf(c), deps.now, (pod) => dataPlane.podIP(c, namespace, pod));
+      dataPlane.schedule(c, namespace);
     },
   });
+  void (async () => {
+    for (const c of [...options.world.clusters.values()]) if (c.kind === 'managedCluster' && c.api) await installMemberCrds(new HubObjects(deps, hubOf(c)));
+    await dataPlane.resume();
+  })().catch((e) => console.error(`[warning] simulated clusters at start: ${(e as Error).message}`));
 
   // Callers asking at once for a cluster's first credentials (a user's get-credentials and the local
   // agent supervisor, say) share one making: each used to make its own table and admin token, and the
@@ -118,6 +152,7 @@ export function createClusterApis(options: { world: World; issuer: Issuer; table
         await objects.create(nodeType, undefined, { ...node, status: undefined }, { dryRun: false, fieldManager: 'kubelet' });
         await objects.update(nodeType, undefined, node.metadata.name!, node, { dryRun: false, fieldManager: 'kubelet', subresource: 'status' });
       }
+    await installMemberCrds(objects);
     // Onto the cluster as it is now: a PUT (an identity change) may have landed while this ran, or
     // a DELETE (then nothing is put back).
     const current = find(c.subscriptionId, c.resourceGroup, c.name);
@@ -214,6 +249,9 @@ export function createClusterApis(options: { world: World; issuer: Issuer; table
         const objectName = target.name ?? (result.body as KubeObject | undefined)?.metadata?.name;
         if (t && objectName) controller.schedule([c.subscriptionId, c.resourceGroup, c.name, t.kind, target.namespace, objectName].join('|'));
       }
+      // Pods, Services and EndpointSlices written: the data plane of their namespace follows.
+      const scoped = namespacedPath(path);
+      if (scoped && req.method !== 'GET' && result.status < 300 && dataPlaneResources.has(scoped.plural)) dataPlane.schedule(c, scoped.namespace);
     } catch (e) {
       const error = e instanceof HubError ? e : new HubError(500, 'InternalError', (e as Error).message);
       if (!res.headersSent) send(res, error.code, statusBody(error));
@@ -225,8 +263,12 @@ export function createClusterApis(options: { world: World; issuer: Issuer; table
     handle,
     kubeconfig,
     async deleted(c: SimCluster) {
+      await dataPlane.forget(c);
       if (c.api) await store.deleteHub(hubOf(c));
     },
-    close: () => controller.stop(),
+    async close() {
+      controller.stop();
+      await dataPlane.close();
+    },
   };
 }

@@ -50,7 +50,7 @@ function desiredPods(o: KubeObject, nodes: string[]): { name: string; node: stri
   }
 }
 
-function podFor(o: KubeObject, name: string, node: string, at: string): KubeObject {
+function podFor(o: KubeObject, name: string, node: string, at: string, podIP: string | undefined): KubeObject {
   const template = templateOf(o);
   const containers = containersOf(o);
   const bad = containers.filter((c) => unpullable(c.image ?? ''));
@@ -68,7 +68,7 @@ function podFor(o: KubeObject, name: string, node: string, at: string): KubeObje
     status: {
       phase: bad.length ? 'Pending' : job ? 'Succeeded' : 'Running',
       hostIP: '10.224.0.4',
-      podIP: `10.244.0.${(createHash('sha256').update(name).digest()[0] % 250) + 2}`,
+      ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
       startTime: at,
       conditions: [{ type: 'Ready', status: bad.length || job ? 'False' : 'True', lastTransitionTime: at }],
       containerStatuses: containers.map((c) =>
@@ -163,6 +163,8 @@ export async function reconcileWorkload(
   name: string,
   nodes: string[],
   now: () => Date,
+  /** An address of the cluster's pod range for the named pod (the data plane's). */
+  podIP: (pod: string) => Promise<string | undefined>,
 ): Promise<void> {
   const at = now()
     .toISOString()
@@ -194,7 +196,7 @@ export async function reconcileWorkload(
   const have = new Set(owned.filter((p) => (p.metadata.ownerReferences as { uid?: string }[])[0]?.uid === ownerUid).map((p) => p.metadata.name));
   const pods: KubeObject[] = [];
   for (const d of desired) {
-    const pod = podFor(workload, d.name, d.node, at);
+    const pod = podFor(workload, d.name, d.node, at, have.has(d.name) ? undefined : await podIP(d.name));
     pods.push(pod);
     if (have.has(d.name)) continue;
     try {

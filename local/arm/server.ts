@@ -372,7 +372,7 @@ export async function startArmEmulator(options: {
     world,
     async close() {
       events.close();
-      clusterApis?.close();
+      await clusterApis?.close();
       https.closeAllConnections();
       identity.closeAllConnections();
       await Promise.all([new Promise((r) => https.close(r)), new Promise((r) => identity.close(r))]);

@@ -64,8 +64,17 @@ export interface SimCluster {
   access?: 'granted' | 'denied';
   /** Node pools: one Node per `count` in the cluster's API. Default: one pool of 3 Standard_D4s_v3. */
   agentPoolProfiles?: { name: string; count: number; vmSize: string }[];
-  /** The cluster's Kubernetes API, once its credentials were first asked for: its table and admin token. */
-  api?: { table: string; adminToken: string };
+  /**
+   * The cluster's Kubernetes API, once its credentials were first asked for: its table and admin
+   * token; its data plane's pod range (an index, local/dataplane/addresses.ts) and the frontend
+   * address of each LoadBalancer Service (by uid).
+   */
+  api?: {
+    table: string;
+    adminToken: string;
+    podRange?: number;
+    frontends?: Record<string, { ip: string; namespace: string; service: string }>;
+  };
 }
 
 export const defaultAgentPools = [{ name: 'nodepool1', count: 3, vmSize: 'Standard_D4s_v3' }];

@@ -35,6 +35,12 @@ export function manifestOf(t: ResourceType, o: KubeObject): Manifest {
   const body: Record<string, unknown> = { ...rest };
   // A Namespace's spec is its finalizers, which the member's API server sets itself.
   if (t.kind === 'Namespace') delete body.spec;
+  // A Service's cluster address is the hub's: each member allocates its own (KubeFleet drops it
+  // too). A headless Service ("None") stays headless.
+  if (t.kind === 'Service' && body.spec && typeof body.spec === 'object') {
+    const { clusterIP, clusterIPs, ...spec } = body.spec as Record<string, unknown>;
+    body.spec = clusterIP === 'None' ? { ...spec, clusterIP, clusterIPs } : spec;
+  }
   return {
     apiVersion: groupVersion(t),
     kind: t.kind,

@@ -153,8 +153,10 @@ const builtIn: ResourceType[] = [
         name: 'Port(s)',
         type: 'string',
         cell: (o) =>
-          ((get(o, 'spec', 'ports') as { port?: number; protocol?: string }[] | undefined) ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') ||
-          '<none>',
+          // port:nodePort/protocol where a node port is allocated (NodePort and LoadBalancer), as kubectl shows.
+          ((get(o, 'spec', 'ports') as { port?: number; nodePort?: number; protocol?: string }[] | undefined) ?? [])
+            .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`)
+            .join(',') || '<none>',
       },
     ],
   },
@@ -588,6 +590,37 @@ export const clusterTypes: readonly ResourceType[] = [
           'Pending',
       },
       { name: 'Restarts', type: 'integer', cell: () => 0 },
+      { name: 'IP', type: 'string', wide: true, cell: (o) => get(o, 'status', 'podIP') ?? '<none>' },
+      { name: 'Node', type: 'string', wide: true, cell: (o) => get(o, 'spec', 'nodeName') ?? '<none>' },
+      { name: 'Nominated Node', type: 'string', wide: true, cell: (o) => get(o, 'status', 'nominatedNodeName') ?? '<none>' },
+      { name: 'Readiness Gates', type: 'string', wide: true, cell: () => '<none>' },
+    ],
+  },
+  {
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    kind: 'EndpointSlice',
+    plural: 'endpointslices',
+    singular: 'endpointslice',
+    namespaced: true,
+    status: false,
+    columns: [
+      { name: 'AddressType', type: 'string', cell: (o) => o.addressType ?? '' },
+      {
+        name: 'Ports',
+        type: 'string',
+        cell: (o) => ((o.ports as { port?: number }[] | undefined) ?? []).map((p) => p.port ?? '<unset>').join(',') || '<unset>',
+      },
+      {
+        name: 'Endpoints',
+        type: 'string',
+        // As kubectl prints them: the first three addresses, then how many more.
+        cell: (o) => {
+          const all = ((o.endpoints as { addresses?: string[] }[] | undefined) ?? []).flatMap((e) => e.addresses ?? []);
+          if (all.length === 0) return '<unset>';
+          return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
+        },
+      },
     ],
   },
 ];
@@ -598,6 +631,7 @@ export const strategicGroups = new Set([
   'apps',
   'batch',
   'networking.k8s.io',
+  'discovery.k8s.io',
   'policy',
   'autoscaling',
   'rbac.authorization.k8s.io',

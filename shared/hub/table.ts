@@ -26,8 +26,10 @@ const age = (o: KubeObject, now: number) => (o.metadata.creationTimestamp ? huma
 function columnsOf(t: ResourceType): Column[] {
   return [
     { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', cell: (o) => o.metadata.name },
-    ...(t.columns ?? []).filter((c) => c.name !== 'Age' && c.type !== 'date'),
+    ...(t.columns ?? []).filter((c) => c.name !== 'Age' && c.type !== 'date' && !c.wide),
     { name: 'Age', type: 'string', description: 'The time since the object was created.', cell: () => '' },
+    // -o wide's columns come after Age, as kube-apiserver's tables put them (pods: IP, Node, ...).
+    ...(t.columns ?? []).filter((c) => c.name !== 'Age' && c.type !== 'date' && c.wide),
     ...(t.columns ?? []).filter((c) => c.type === 'date' && c.name !== 'Age').map((c) => ({ ...c, wide: c.wide ?? false })),
   ];
 }

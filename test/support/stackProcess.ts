@@ -71,8 +71,10 @@ export async function startStackProcess(extraEnv: Record<string, string> = {}): 
  */
 export function useStack(env: Record<string, string> | (() => Record<string, string>) = {}) {
   let stack: StackProcess | undefined;
+  let startEnv: Record<string, string> = {};
   beforeAll(async () => {
-    stack = await startStackProcess(typeof env === 'function' ? env() : env);
+    startEnv = typeof env === 'function' ? env() : env;
+    stack = await startStackProcess(startEnv);
   });
   afterAll(async () => {
     if (stack) expect(await stack.stop()).toBe(0);
@@ -103,5 +105,12 @@ export function useStack(env: Record<string, string> | (() => Record<string, str
       return started().stateDir;
     },
     output: () => started().output(),
+    /** Ctrl-C (it must stop cleanly), then `npm start` again on the same state folder (its ports change: read env again). */
+    async restart() {
+      const stateDir = started().stateDir;
+      expect(await started().stop()).toBe(0);
+      stack = undefined;
+      stack = await startStackProcess({ ...startEnv, FLEET_LOCAL_STATE: stateDir });
+    },
   };
 }
