@@ -2,8 +2,9 @@
 // threads of this process, and the function host serving every function in functions/ in a child
 // process of its own — all on loopback.
 import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { queues, settings, timerFunctionNames } from '../shared/config.js';
 import { superviseAgents } from './agents.js';
@@ -12,9 +13,19 @@ import { loadSeed } from './arm/world.js';
 import { startAzuriteTablesThread } from './azurite.js';
 import type { LocalTls } from './certs.js';
 import type { FunctionHostConfig, FunctionHostMessage } from './host/functionHost.js';
-import { findProjectRoot } from './projectRoot.js';
 import { startServiceBusEmulatorThread } from './servicebus/server.js';
 import { type LoopName, loopNames, newLoadBuffer, type ThreadLoad } from './threads.js';
+
+/** The folder holding package.json and host.json, whether this runs from source or from dist/. */
+function findProjectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'host.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find host.json above local/');
+    dir = parent;
+  }
+  return dir;
+}
 
 export interface StackOptions {
   tls: LocalTls;

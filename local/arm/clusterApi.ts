@@ -6,19 +6,17 @@
 // as audience, as kubelogin). The cluster starts with its namespaces and one Node per agent-pool
 // node; the small controller in clusterController.ts plays kube-controller-manager.
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { createHubTableStore } from '../../shared/azure/hubTableStore.js';
 import { type HubCall, handleHubCall } from '../../shared/hub/api.js';
 import { clusterTypes, crdType, type KubeObject } from '../../shared/hub/kinds.js';
+import { memberNetworkingCrds } from '../../shared/hub/networking.js';
 import { HubObjects } from '../../shared/hub/objects.js';
 import { HubError, statusBody } from '../../shared/hub/status.js';
 import type { HubRef } from '../../shared/hub/store.js';
 import { createDataPlane } from '../dataplane/dataPlane.js';
-import { findProjectRoot } from '../projectRoot.js';
 import { createController, reconcileWorkload, workloadKinds } from './clusterController.js';
 import type { Issuer } from './tokens.js';
 import { defaultAgentPools, type SimCluster, type World } from './world.js';
@@ -71,16 +69,9 @@ function nodeObject(cluster: SimCluster, pool: { name: string; vmSize: string },
 
 const nodeType = clusterTypes.find((t) => t.kind === 'Node')!;
 
-/** The CustomResourceDefinitions a member cluster has from the agent's manifests (fleet-networking's member kinds). */
-let memberCrds: KubeObject[] | undefined;
-const memberCrdsOf = () =>
-  (memberCrds ??= parseAllDocuments(readFileSync(join(findProjectRoot(), 'infra', 'agent', 'networking-crds.yaml'), 'utf8')).map(
-    (d) => d.toJS() as KubeObject,
-  ));
-
-/** Installs them where they are missing (a cluster made before they shipped, too). */
+/** Installs the CRDs a member cluster has from the agent's manifests (fleet-networking's member kinds) where they are missing (a cluster made before they shipped, too). */
 async function installMemberCrds(objects: HubObjects) {
-  for (const crd of memberCrdsOf())
+  for (const crd of memberNetworkingCrds)
     if (!(await objects.read(crdType, undefined, crd.metadata.name!)))
       await objects.create(crdType, undefined, crd, { dryRun: false, fieldManager: 'kubectl' });
 }

@@ -15,8 +15,10 @@ import { fleetRefOfId } from '../domain/armIds.js';
 import { clusterPrincipal, parseMemberClusterId } from '../domain/membership.js';
 import type { Caller, MemberRecord } from '../domain/model.js';
 import type { HubAction } from '../hub/access.js';
+import type { WriteHooks } from '../hub/api.js';
 import { type Condition, setCondition, timestamp } from '../hub/conditions.js';
 import type { KubeObject } from '../hub/kinds.js';
+import { networkingGroup } from '../hub/networking.js';
 import { HubObjects, keyOf, resourceKey } from '../hub/objects.js';
 import { HubError } from '../hub/status.js';
 import { type HubRef, HubWriteConflict, type StoredObject } from '../hub/store.js';
@@ -139,19 +141,53 @@ export async function identifyCaller(call: AgentCall): Promise<CallerKind> {
 }
 
 const agentScope = (member: string) =>
-  `a member agent may only read its InternalMemberCluster and Works in the namespace "${memberNamespace(member)}" and write their status`;
+  `a member agent may only read its InternalMemberCluster and Works in the namespace "${memberNamespace(member)}" and write their status, ` +
+  'write its InternalServiceExports, EndpointSliceExports and InternalServiceImports there (naming itself as the cluster), and read its EndpointSliceImports';
 
-/** What a member's agent may do: its own InternalMemberCluster and Works, their status, nothing else. */
+/** What a member's networking controllers write on the hub (fleet-networking's member side), and where they name their cluster. */
+const agentExports: Record<string, (o: KubeObject) => unknown> = {
+  internalserviceexports: (o) => (o.spec as { serviceReference?: { clusterId?: unknown } } | undefined)?.serviceReference?.clusterId,
+  endpointsliceexports: (o) => (o.spec as { endpointSliceReference?: { clusterId?: unknown } } | undefined)?.endpointSliceReference?.clusterId,
+  internalserviceimports: (o) => (o.spec as { serviceImportReference?: { clusterId?: unknown } } | undefined)?.serviceImportReference?.clusterId,
+};
+
+/**
+ * What a member's agent may do: its own InternalMemberCluster and Works, their status; its own
+ * exports and imports (any verb); its EndpointSliceImports, read only (the hub writes them, and a
+ * member may not give itself endpoints). Nothing else, and nothing outside its namespace.
+ */
 export function authorizeAgent(member: string, principal: string, action: HubAction): void {
   const own = action.namespace === memberNamespace(member);
   const [plural, sub] = action.plural.split('/');
+  const read = action.verb === 'get' || action.verb === 'list' || action.verb === 'watch';
+  if (own && action.group === networkingGroup) {
+    if (plural in agentExports && (sub === undefined || sub === 'status')) return;
+    if (plural === 'endpointsliceimports' && read && sub === undefined) return;
+    throw forbidden(action, principal, agentScope(member));
+  }
   const kindOk =
     (action.group === internalMemberClusterType.group && plural === internalMemberClusterType.plural) ||
     (action.group === workType.group && plural === workType.plural);
-  const read = action.verb === 'get' || action.verb === 'list' || action.verb === 'watch';
   const statusWrite = sub === 'status' && (action.verb === 'update' || action.verb === 'patch');
   if (own && kindOk && ((read && sub === undefined) || statusWrite || (read && sub === 'status'))) return;
   throw forbidden(action, principal, agentScope(member));
+}
+
+/** An agent's export or import must name its own cluster: one member cannot speak for another. */
+export function agentWriteHooks(member: string, principal: string): WriteHooks {
+  return {
+    guards: (t) => t.group === networkingGroup && t.plural in agentExports,
+    async beforeWrite({ verb, t, namespace, name, after }) {
+      if (verb === 'delete' || !after) return;
+      const clusterId = agentExports[t.plural](after);
+      if (clusterId === member) return;
+      throw forbidden(
+        { verb: verb === 'create' ? 'create' : 'update', group: t.group, plural: t.plural, namespace, name },
+        principal,
+        `it names the cluster "${String(clusterId ?? '')}", and an agent's ${t.kind}s must name its own member ("${member}")`,
+      );
+    },
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { fleetWriteHooks } from '../app/hubPolicy.js';
 import { answerReview, type Reviewer, reviewOf } from '../app/hubReviews.js';
-import { agentReported, authorizeAgent, identifyCaller, workType } from '../app/memberAgents.js';
+import { agentReported, agentWriteHooks, authorizeAgent, identifyCaller, workType } from '../app/memberAgents.js';
 import { memberOfNamespace } from '../app/memberClusters.js';
 import { parentLabel } from '../app/placements.js';
 import { onHubWrite, onMemberChange, requestPlacementSync } from '../app/placementTriggers.js';
@@ -196,8 +196,9 @@ export function hubHandler() {
         host: url.host,
         signal: abort.signal,
       };
-      // An agent's writes are its status alone (authorizeAgent): the fleet's guards have nothing to refuse there.
-      const hooks = who.kind === 'agent' ? undefined : fleetWriteHooks(rt.app, record.fleetId);
+      // An agent writes its status and its own exports and imports (authorizeAgent), each naming its
+      // own cluster (agentWriteHooks); the fleet's guards are for people.
+      const hooks = who.kind === 'agent' ? agentWriteHooks(who.member, caller.principalId ?? caller.id) : fleetWriteHooks(rt.app, record.fleetId);
       const result: HubResult = await handleHubCall({ store: rt.hubs.store, now: () => new Date(), watch: rt.hubs.watch, hooks }, call);
       if (who.kind === 'agent' && !('events' in result) && result.status === 200 && action.plural === 'internalmemberclusters/status' && !dryRun(url)) {
         await agentReported(rt.app, hub, record.fleetId, { ...who, principal: caller.principalId ?? caller.id }, result.previous, result.body as KubeObject);

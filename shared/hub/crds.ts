@@ -23,7 +23,7 @@ export interface CrdSpec {
 const kindPattern = /^[A-Z][A-Za-z0-9]*$/;
 
 /** What the apiextensions validation refuses (a subset that keeps served types consistent). */
-export function crdErrors(o: KubeObject): FieldError[] {
+export function crdErrors(o: KubeObject, served: readonly ResourceType[] = builtInTypes): FieldError[] {
   const errors: FieldError[] = [];
   const spec = o.spec as Partial<CrdSpec> | undefined;
   if (!spec || typeof spec !== 'object') return [{ field: 'spec', message: 'Required value', reason: 'FieldValueRequired' }];
@@ -52,7 +52,7 @@ export function crdErrors(o: KubeObject): FieldError[] {
   }
   if (errors.length === 0 && o.metadata.name !== `${names!.plural}.${spec.group}`)
     errors.push({ field: 'metadata.name', message: `Invalid value: "${o.metadata.name}": must be spec.names.plural+"."+spec.group` });
-  if (errors.length === 0 && builtInTypes.some((t) => t.group === spec.group && t.plural === names!.plural))
+  if (errors.length === 0 && served.some((t) => t.group === spec.group && t.plural === names!.plural))
     errors.push({ field: 'spec.group', message: `Invalid value: "${spec.group}": ${names!.plural} in this group is served by the hub itself` });
   return errors;
 }

@@ -8,8 +8,9 @@ import { timestamp } from './conditions.js';
 import { crdErrors, crdStatus, typesOfCrd } from './crds.js';
 import { conditionEvents, recurred } from './events.js';
 import { type ManagedEntry, recordUpdate, serverSideApply } from './fields.js';
-import { builtInTypes, crdType, eventType, groupVersion, type KubeObject, namespaceType, type ResourceType } from './kinds.js';
+import { crdType, eventType, groupVersion, type KubeObject, namespaceType, type ResourceType } from './kinds.js';
 import { metadataErrors } from './meta.js';
+import { hubTypes } from './networking.js';
 import { jsonPatch, mergePatch, type PatchType, strategicMergePatch } from './patch.js';
 import { schemaFor } from './schemaOf.js';
 import { alreadyExists, conflict, HubError, invalid, notFound } from './status.js';
@@ -87,7 +88,7 @@ export class HubObjects {
   }
 
   private get kinds() {
-    return this.deps.kinds ?? builtInTypes;
+    return this.deps.kinds ?? hubTypes;
   }
 
   // ---- resource types ----------------------------------------------------------------------
@@ -190,7 +191,7 @@ export class HubObjects {
   private check(t: ResourceType, o: KubeObject, before?: KubeObject): void {
     const errors = metadataErrors(o, t.kind === 'Namespace' ? 'label' : 'subdomain');
     if (!t.custom) errors.push(...builtInErrors(t.kind, o, before));
-    if (t.kind === 'CustomResourceDefinition') errors.push(...crdErrors(o));
+    if (t.kind === 'CustomResourceDefinition') errors.push(...crdErrors(o, this.kinds));
     if (t.validate) errors.push(...t.validate(o));
     if (errors.length) throw invalid(t.kind, t.group, o.metadata.name ?? '', errors);
     if (JSON.stringify(o).length > maxObjectBytes)

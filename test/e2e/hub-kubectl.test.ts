@@ -89,6 +89,32 @@ describe('a fleet with a hub', () => {
       expect(rows.get(name), name).toMatch(new RegExp(`\\s${namespaced}\\s`));
     expect(await ok('get ns -o name')).toContain('namespace/default');
   });
+
+  it("serves fleet-networking's hub kinds with their schemas, as Azure Fleet's hub has them", async () => {
+    const out = await ok('api-resources --api-group=networking.fleet.azure.com --no-headers');
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0])
+        .sort(),
+    ).toEqual(['endpointsliceexports', 'endpointsliceimports', 'internalserviceexports', 'internalserviceimports', 'serviceimports']);
+    expect(await ok('explain internalserviceexport.spec.serviceReference.clusterId')).toContain('The member cluster the object is in');
+    await ok('create namespace net');
+    // A misspelled field is refused under Strict, as for a CRD; a good one is stored with its defaults.
+    const ise = (ports: string) => `apiVersion: networking.fleet.azure.com/v1alpha1
+kind: InternalServiceExport
+metadata: {name: net-web, namespace: net}
+spec:
+  ports: ${ports}
+  serviceReference: {clusterId: m1, namespace: net, name: web, resourceVersion: "1", generation: 1, uid: u, namespacedName: net/web}
+`;
+    const refused = await k(['apply', '--validate=strict', '-f', '-'], { input: ise('[{port: 80, prot: TCP}]') });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('unknown field "spec.ports[0].prot"');
+    await ok('apply -f -', ise('[{port: 80}]'));
+    expect(await json('get internalserviceexport net-web -n net')).toMatchObject({ spec: { ports: [{ port: 80, protocol: 'TCP' }] } });
+  });
 });
 
 describe('verbs', () => {

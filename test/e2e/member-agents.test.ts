@@ -142,6 +142,38 @@ it('refuses requests to agent endpoints without a valid token of that member, an
     expect([method, url, r.status]).toEqual([method, url, 403]);
     expect(r.body.message).toContain('a member agent may only read its InternalMemberCluster and Works');
   }
+  // fleet-networking: its own exports and imports, naming itself; EndpointSliceImports read only;
+  // never another member's namespace, never a ServiceImport.
+  const net = (namespace: string, plural: string) => `${hubUrl}/apis/networking.fleet.azure.com/v1alpha1/namespaces/${namespace}/${plural}`;
+  const ise = (clusterId: string, name = 'shop-web') => ({
+    apiVersion: 'networking.fleet.azure.com/v1alpha1',
+    kind: 'InternalServiceExport',
+    metadata: { name, namespace: 'fleet-member-one' },
+    spec: {
+      ports: [{ port: 80 }],
+      serviceReference: { clusterId, namespace: 'shop', name: 'web', resourceVersion: '1', generation: 1, uid: 'u', namespacedName: 'shop/web' },
+    },
+  });
+  const post = (url: string, body: unknown) =>
+    fetch(url, { method: 'POST', headers: { authorization: `Bearer ${own}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
+      async (r) => ({ status: r.status, body: (await r.json()) as { message: string } }),
+    );
+  expect((await post(net('fleet-member-one', 'internalserviceexports'), ise('one'))).status).toBe(201);
+  const posing = await post(net('fleet-member-one', 'internalserviceexports'), ise('two', 'posing'));
+  expect(posing.status).toBe(403);
+  expect(posing.body.message).toContain('names the cluster "two", and an agent\'s InternalServiceExports must name its own member ("one")');
+  expect(
+    (await post(net('fleet-member-two', 'internalserviceexports'), { ...ise('one'), metadata: { name: 'x', namespace: 'fleet-member-two' } })).status,
+  ).toBe(403);
+  const esi = { apiVersion: 'networking.fleet.azure.com/v1alpha1', kind: 'EndpointSliceImport', metadata: { name: 'given', namespace: 'fleet-member-one' } };
+  expect((await post(net('fleet-member-one', 'endpointsliceimports'), esi)).status).toBe(403);
+  expect((await call(net('fleet-member-one', 'endpointsliceimports'), own)).status).toBe(200);
+  expect(
+    (await post(net('shop', 'serviceimports'), { apiVersion: 'networking.fleet.azure.com/v1alpha1', kind: 'ServiceImport', metadata: { name: 'web' } })).status,
+  ).toBe(403);
+  expect((await hub('get internalserviceexports,endpointsliceimports,serviceimports -A -o name')).stdout.trim()).toBe(
+    'internalserviceexport.networking.fleet.azure.com/shop-web',
+  );
   for (const name of ['one', 'two']) {
     const seen = await getJson<{ spec: { state: string }; status?: { properties?: Record<string, unknown> } }>(hub, `get imc ${name} -n fleet-member-${name}`);
     expect(seen.spec.state).toBe('Join');

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { networkingCrdsYaml } from '../../shared/hub/networking.js';
 
 const docs = parseAllDocuments(readFileSync('infra/agent/member-agent.yaml', 'utf8')).map((d) => d.toJS());
 const main = readFileSync('agent/main.ts', 'utf8');
@@ -24,4 +25,11 @@ it('installs the AppliedWork kind the work applier writes', () => {
   expect(crd.spec.names).toMatchObject({ kind: 'AppliedWork', plural: 'appliedworks' });
   expect(crd.spec.scope).toBe('Cluster');
   expect(crd.spec.versions[0].subresources).toEqual({ status: {} });
+});
+
+it("ships fleet-networking's member CRDs as shared/hub/networking.ts defines them (npm run infra:config writes the file)", () => {
+  const file = readFileSync('infra/agent/networking-crds.yaml', 'utf8');
+  expect(file).toBe(networkingCrdsYaml());
+  const kinds = parseAllDocuments(file).map((d) => d.toJS().spec.names.kind);
+  expect(kinds).toEqual(['ServiceExport', 'MultiClusterService', 'ServiceImport']);
 });
