@@ -11,6 +11,7 @@ import { type Condition, setCondition, timestamp } from '../shared/hub/condition
 import { defaultRequestTimeoutMs } from './apiClient.js';
 import type { HubClient } from './hubClient.js';
 import { collectProperties } from './properties.js';
+import { syncServiceExports, withdrawServiceExports } from './serviceExports.js';
 import { listWorks, removeAllWorks, syncWorks, type Work } from './workApplier.js';
 
 const group = 'cluster.kubernetes-fleet.io';
@@ -164,14 +165,21 @@ async function heartbeat(
       state.worksListedAt = Date.now();
     }
     state.works = await syncWorks({ hub, cluster: o.cluster, namespace, now: () => timestamp(new Date()), log }, state.works);
+    // fleet-networking's member side: what this cluster exports. A failure here is logged, and the
+    // heartbeat (already written) stands.
+    await syncServiceExports({ memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log }).catch((e) =>
+      log(`service exports: ${whyRefused(e)}`),
+    );
   }
   return seen;
 }
 
 async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: string, state: AgentState, log: (line: string) => void): Promise<Imc> {
   if (!state.left) {
+    // Exports first, as fleet-networking's agents withdraw before the member agent says it left.
+    const withdrawn = await withdrawServiceExports({ memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log });
     const removed = await removeAllWorks({ cluster: o.cluster, namespace, now: () => timestamp(new Date()), log });
-    log(`the fleet asks this member to leave: removed what ${removed} Work(s) placed`);
+    log(`the fleet asks this member to leave: withdrew ${withdrawn} service export(s), removed what ${removed} Work(s) placed`);
   }
   const at = timestamp(new Date());
   state.conditions = setCondition(

@@ -289,7 +289,11 @@ export class HubObjects {
     } else {
       o = clone(body);
       o.metadata = { ...o.metadata };
-      if (t.status) o.status = clone(before.status);
+      // (None stored: none kept, not a `status: undefined` that the schema would call a non-object.)
+      if (t.status) {
+        if (before.status === undefined) delete o.status;
+        else o.status = clone(before.status);
+      }
     }
     o.apiVersion = groupVersion(t);
     o.kind = t.kind;
