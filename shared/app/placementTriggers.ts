@@ -14,6 +14,7 @@ import { builtInTypes, type KubeObject } from '../hub/kinds.js';
 import { HubObjects } from '../hub/objects.js';
 import type { HubRef } from '../hub/store.js';
 import type { AppDeps } from './context.js';
+import { onMemberNetworkChange } from './serviceImports.js';
 
 export const placementSyncWindowMs = 400;
 const placementGroup = 'placement.kubernetes-fleet.io';
@@ -42,7 +43,8 @@ export async function requestPlacementSync(deps: Pick<AppDeps, 'queue' | 'now'>,
 const placements = async (deps: AppDeps, hub: HubRef): Promise<KubeObject[]> =>
   (await new HubObjects({ store: deps.hubStore, now: deps.now }, hub).listAll(crpType, '')).map((s) => s.object);
 
-export type MemberChange = 'eligible' | 'labels' | 'taints' | 'properties' | 'left';
+/** 'ineligible' (no longer joined and healthy) matters to exported services, not to the scheduler. */
+export type MemberChange = 'eligible' | 'ineligible' | 'labels' | 'taints' | 'properties' | 'left';
 
 const scheduledOf = (p: KubeObject) =>
   ((p.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((c) => c.type === 'ClusterResourcePlacementScheduled')?.status;
@@ -73,8 +75,15 @@ export async function placementsForMember(deps: AppDeps, hub: HubRef, member: st
 }
 
 export async function onMemberChange(deps: AppDeps, fleet: FleetRef, hub: HubRef, member: string, changes: MemberChange[]): Promise<void> {
-  const names = await placementsForMember(deps, hub, member, changes);
+  const names = await placementsForMember(
+    deps,
+    hub,
+    member,
+    changes.filter((c) => c !== 'ineligible'),
+  );
   if (names.length) await requestPlacementSync(deps, fleet, names);
+  // A member that stops or starts serving: the services it exports and imports follow (its endpoints leave or come back).
+  if (changes.some((c) => c === 'eligible' || c === 'ineligible' || c === 'left')) await onMemberNetworkChange(deps, fleet, hub, member);
 }
 
 /** What changed between two views of a MemberCluster that the scheduler reads. */
@@ -91,6 +100,7 @@ export function memberChanges(before: KubeObject | undefined, after: KubeObject 
   const out: MemberChange[] = [];
   if (left(after) && !left(before)) out.push('left');
   if (eligible(after) && !eligible(before)) out.push('eligible');
+  if (!eligible(after) && eligible(before)) out.push('ineligible');
   if (JSON.stringify(before?.metadata.labels ?? {}) !== JSON.stringify(after.metadata.labels ?? {})) out.push('labels');
   if (
     JSON.stringify((before?.spec as { taints?: unknown } | undefined)?.taints ?? []) !==

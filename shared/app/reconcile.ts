@@ -31,6 +31,7 @@ import { type AppDeps, newETag } from './context.js';
 import { agentLeft, mirrorMember, unmirrorMember } from './memberClusters.js';
 import { syncPlacement } from './placements.js';
 import { refreshMember } from './refresh.js';
+import { syncService } from './serviceImports.js';
 
 export interface Delivery {
   /** 1 on the first delivery, as the Functions host counts. */
@@ -112,6 +113,9 @@ export async function handleFleetCommands(
   // Then placements, each once however many changes asked for it: they read the members as just settled.
   const placements = new Map(commands.filter((c) => c.command.kind === 'placement.sync').map((c) => [c.command.placementName ?? '', c.command]));
   for (const command of placements.values()) await syncPlacement(deps, command, options.abortSignal);
+  // Then exported services, each once: they read the members and placements as just settled.
+  const services = new Map(commands.filter((c) => c.command.kind === 'service.sync').map((c) => [c.command.serviceName ?? '', c.command]));
+  for (const command of services.values()) await syncService(deps, command);
   // Retrying cannot fix a malformed message; throwing (after the rest of the batch is done) lets
   // Service Bus dead-letter it after maxDeliveryCount attempts, with this error in the log. The
   // good commands delivered with it come back too, and find their operations ended.

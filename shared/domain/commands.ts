@@ -8,6 +8,8 @@ export const fleetCommandSchema = z.object({
   // (its identity, or that it is gone). Its operationId only names the message.
   // placement.sync has no operation either: "bring placement `placementName` on the fleet's hub to
   // what its spec, the members and the selected resources say now" (shared/app/placements.ts).
+  // service.sync neither: "bring exported service `serviceName` (ns/name) on the hub to what its
+  // exports, imports and members say now" (shared/app/serviceImports.ts).
   kind: z.enum([
     'fleet.createOrUpdate',
     'fleet.update',
@@ -17,14 +19,16 @@ export const fleetCommandSchema = z.object({
     'member.delete',
     'member.refresh',
     'placement.sync',
+    'service.sync',
   ]),
   fleet: z.object({ subscriptionId: z.string(), resourceGroup: z.string(), fleetName: z.string() }),
   memberName: z.string().optional(),
   placementName: z.string().optional(),
+  serviceName: z.string().optional(),
 });
 
 /** Commands that converge no operation: run after a batch's operations, each at most once a batch. */
-export const isNotification = (c: FleetCommand) => c.kind === 'member.refresh' || c.kind === 'placement.sync';
+export const isNotification = (c: FleetCommand) => c.kind === 'member.refresh' || c.kind === 'placement.sync' || c.kind === 'service.sync';
 
 export type FleetCommand = z.infer<typeof fleetCommandSchema>;
 

@@ -9,12 +9,14 @@ import { agentReported, agentWriteHooks, authorizeAgent, identifyCaller, workTyp
 import { memberOfNamespace } from '../app/memberClusters.js';
 import { parentLabel } from '../app/placements.js';
 import { onHubWrite, onMemberChange, requestPlacementSync } from '../app/placementTriggers.js';
+import { requestServiceSync, serviceOf } from '../app/serviceImports.js';
 import { announceWorkChanges } from '../app/workHints.js';
 import { fleetRefOfId } from '../domain/armIds.js';
 import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
 import { decodeRequestBody, type HubCall, type HubResult, handleHubCall, targetOf, watchKeepAlive } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
+import { hubNetworkingTypes, networkingGroup } from '../hub/networking.js';
 import { HubObjects } from '../hub/objects.js';
 import { HubError, statusBody } from '../hub/status.js';
 import { HubGone, type HubRef } from '../hub/store.js';
@@ -113,9 +115,25 @@ function streamOf(events: AsyncIterable<unknown>, abort: AbortController, contex
 }
 
 /** After a write: the placements it can affect are asked to sync (an agent's Work report moves its placement's rollout on). */
-async function askPlacements(rt: Runtime, fleetArmId: string, hub: HubRef, caller: 'user' | 'agent', action: HubAction, body: KubeObject) {
+async function askPlacements(
+  rt: Runtime,
+  fleetArmId: string,
+  hub: HubRef,
+  caller: 'user' | 'agent',
+  action: HubAction,
+  body: KubeObject,
+  previous?: KubeObject,
+) {
   const fleet = fleetRefOfId(fleetArmId);
   const [plural, subresource] = action.plural.split('/');
+  // An export, an exported slice or an import written (by its agent, or by hand): its service's import follows.
+  const exported = action.group === networkingGroup && !subresource ? hubNetworkingTypes.find((t) => t.plural === plural) : undefined;
+  if (exported) {
+    // (A delete answers with a Status: the object it deleted says which service.)
+    const service = serviceOf(exported.kind, body?.kind === 'Status' ? previous : body);
+    if (service) await requestServiceSync(rt.app, fleet, [service]);
+    return;
+  }
   if (caller === 'agent') {
     const parent = body?.metadata?.labels?.[parentLabel];
     if (plural === 'works' && subresource === 'status' && parent) await requestPlacementSync(rt.app, fleet, [parent]);
@@ -204,7 +222,7 @@ export function hubHandler() {
         await agentReported(rt.app, hub, record.fleetId, { ...who, principal: caller.principalId ?? caller.id }, result.previous, result.body as KubeObject);
       }
       if (!('events' in result) && req.method !== 'GET' && result.status < 300 && !dryRun(url))
-        await askPlacements(rt, record.fleetId, hub, who.kind, action, result.body as KubeObject).catch((e) =>
+        await askPlacements(rt, record.fleetId, hub, who.kind, action, result.body as KubeObject, result.previous).catch((e) =>
           // The write stands; the placement resync timer brings the placements up to it.
           context.warn(`hub ${name}: could not ask the placements a write affects to sync: ${(e as Error).message}`),
         );

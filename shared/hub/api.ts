@@ -46,7 +46,7 @@ export type HubResult =
       body: unknown;
       contentType?: string;
       headers?: Record<string, string>;
-      /** A patched object as it was before (not sent): what the hub's own follow-ups compare with. */
+      /** A patched or deleted object as it was before (not sent): what the hub's own follow-ups compare with. */
       previous?: KubeObject;
     }
   | { status: 200; events: AsyncIterable<unknown> };
@@ -336,13 +336,17 @@ async function serveResource(
       const opts = call.body?.length ? (decodeBody(call, false) as { preconditions?: { uid?: string; resourceVersion?: string } }) : {};
       const { object, gone } = await guarded('delete', name, (dryRun) => objects.delete(t, namespace, name, { dryRun, preconditions: opts.preconditions }));
       if (!gone) return json(object, 200);
-      return json({
-        kind: 'Status',
-        apiVersion: 'v1',
-        metadata: {},
-        status: 'Success',
-        details: { name, ...(t.group ? { group: t.group } : {}), kind: t.plural, uid: object.metadata.uid },
-      });
+      return {
+        ...json({
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name, ...(t.group ? { group: t.group } : {}), kind: t.plural, uid: object.metadata.uid },
+        }),
+        // What was deleted, for the caller's own follow-up (the answer is a Status).
+        previous: object,
+      };
     }
     default:
       throw methodNotAllowed(`${call.method} is not supported on ${t.plural}`);

@@ -13,12 +13,19 @@ import { until } from '../support/until.js';
 const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '2' });
 let hub: Kubectl;
 let member: Kubectl;
+let west: Kubectl;
 
 beforeAll(async () => {
   hub = await fleetWithHub(stack.env, 'rg-export', 'fleet');
   await joinFleet(stack.env, 'rg-export', 'fleet', 'east', await createCluster(stack.env, 'rg-export', 'aks-east', 1));
+  await joinFleet(stack.env, 'rg-export', 'fleet', 'west', await createCluster(stack.env, 'rg-export', 'aks-west', 1));
   await untilJoined(hub, 'east');
+  await untilJoined(hub, 'west');
   member = await clusterKubectl(stack.env, 'rg-export', 'aks-east');
+  west = await clusterKubectl(stack.env, 'rg-export', 'aks-west');
+  // The namespace is on the hub too, as it is when a placement puts it on the members: the
+  // ServiceImport lives there.
+  await ok(hub, 'create namespace kuard-demo');
 }, 90_000);
 
 const ok = async (k: Kubectl, args: string, input?: string) => {
@@ -41,16 +48,25 @@ interface Export {
   metadata: { finalizers?: string[] };
   status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
 }
-const exportOf = (name: string) => getJson<Export>(member, `get serviceexport ${name} -n kuard-demo`);
+const exportOf = (name: string, k = member) => getJson<Export>(k, `get serviceexport ${name} -n kuard-demo`);
 const condition = (e: Export, type: string) => e.status?.conditions?.find((c) => c.type === type);
-const untilValid = (name: string, status: string, reason: string) =>
+const untilCondition = (name: string, type: string, status: string, reason: string, k = member) =>
   until(
     async () => {
-      const e = await exportOf(name);
-      return condition(e, 'Valid')?.status === status && condition(e, 'Valid')?.reason === reason && e;
+      const e = await exportOf(name, k);
+      return condition(e, type)?.status === status && condition(e, type)?.reason === reason && e;
     },
-    { within: 20_000, what: `serviceexport ${name} Valid=${status} (${reason})` },
+    { within: 20_000, what: `serviceexport ${name} ${type}=${status} (${reason})` },
   );
+const untilValid = (name: string, status: string, reason: string) => untilCondition(name, 'Valid', status, reason);
+interface Import {
+  metadata: { annotations?: Record<string, string> };
+  status?: { type: string; ports: unknown[]; clusters: { cluster: string }[] };
+}
+const importOf = async (name: string) => {
+  const r = await hub(`get serviceimport ${name} -n kuard-demo -o json`);
+  return r.code === 0 ? (JSON.parse(r.stdout) as Import) : undefined;
+};
 const internalExports = async () => (await ok(hub, 'get internalserviceexports -n fleet-member-east -o name')).trim();
 
 it('exports a valid Service to the hub, pending conflict resolution, and says so in kubectl get svcexport', async () => {
@@ -81,6 +97,43 @@ it('exports a valid Service to the hub, pending conflict resolution, and says so
     type: 'ClusterIP',
     weight: 1,
   });
+  // The hub resolves it: no conflict, and a ServiceImport with its ports and cluster.
+  expect(condition(await untilCondition('kuard', 'Conflict', 'False', 'NoConflictFound'), 'Conflict')?.message).toBe(
+    'service kuard-demo/kuard is exported without conflict',
+  );
+  expect(await ok(member, 'get svcexport kuard -n kuard-demo --no-headers')).toMatch(/^kuard\s+True\s+False\s/);
+  expect((await importOf('kuard'))?.status).toEqual({
+    type: 'ClusterSetIP',
+    ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080 }],
+    clusters: [{ cluster: 'east' }],
+  });
+});
+
+it('lets the oldest export win, names it to a conflicting one, and takes in a later export with the same ports in another order', async () => {
+  const web = (ports: string) => `${service('web', `{selector: {app: web}, ports: ${ports}}`)}---\n${serviceExport('web')}`;
+  const a = '{name: a, port: 80, targetPort: 8080}';
+  const b = '{name: b, port: 81, targetPort: 8081}';
+  await ok(member, 'apply -f -', web(`[${a}, ${b}]`));
+  await untilCondition('web', 'Conflict', 'False', 'NoConflictFound');
+  await ok(west, 'create namespace kuard-demo');
+  await ok(west, 'apply -f -', web(`[${a}]`));
+  const lost = await untilCondition('web', 'Conflict', 'True', 'ConflictFound', west);
+  expect(condition(lost, 'Conflict')?.message).toMatch(
+    /^service kuard-demo\/web is in conflict with other exported services: cluster east exported it first \(since [^)]+\), and its ports differ from this export's: b 81->8081\/TCP is missing here$/,
+  );
+  expect(await ok(west, 'get svcexport web -n kuard-demo --no-headers')).toMatch(/^web\s+True\s+True\s/);
+  expect((await importOf('web'))?.status?.clusters).toEqual([{ cluster: 'east' }]);
+  // The same ports, listed the other way round: one service, two clusters.
+  await ok(west, 'apply -f -', web(`[${b}, ${a}]`));
+  await untilCondition('web', 'Conflict', 'False', 'NoConflictFound', west);
+  await until(async () => (await importOf('web'))?.status?.clusters.length === 2, { within: 20_000, what: 'both clusters behind the import' });
+  expect((await importOf('web'))?.status?.clusters).toEqual([{ cluster: 'east' }, { cluster: 'west' }]);
+  // The first export gone, the import is the other's.
+  await ok(member, 'delete serviceexport web -n kuard-demo');
+  await until(async () => JSON.stringify((await importOf('web'))?.status?.clusters) === '[{"cluster":"west"}]', {
+    within: 20_000,
+    what: 'the import to be west alone',
+  });
 });
 
 it('says why a ServiceExport is not valid, and exports nothing for it', async () => {
@@ -94,6 +147,7 @@ it('says why a ServiceExport is not valid, and exports nothing for it', async ()
     'service kuard-demo/external is not eligible for export',
   );
   expect(await internalExports()).toBe('internalserviceexport.networking.fleet.azure.com/kuard-demo-kuard');
+  expect(await importOf('missing')).toBeUndefined();
 });
 
 it('keeps the export through a bad weight annotation, drains it at weight 0, and takes it away when deleted', async () => {
@@ -112,10 +166,11 @@ it('keeps the export through a bad weight annotation, drains it at weight 0, and
   await until(async () => (await internalExports()) !== '', { within: 20_000, what: 'the export to come back at weight 50' });
   expect((await getJson<{ spec: { weight: number } }>(hub, 'get internalserviceexport kuard-demo-kuard -n fleet-member-east')).spec.weight).toBe(50);
 
-  // Deleted: the finalizer holds it until its InternalServiceExport is gone.
+  // Deleted: the finalizer holds it until its InternalServiceExport is gone; the import goes with its last export.
   await ok(member, 'delete serviceexport kuard -n kuard-demo --wait=false');
   await until(async () => (await internalExports()) === '' && (await member('get serviceexport kuard -n kuard-demo')).code !== 0, {
     within: 20_000,
     what: 'the deleted export to leave the hub and the member',
   });
+  await until(async () => (await importOf('kuard')) === undefined, { within: 20_000, what: 'the ServiceImport to go with its last export' });
 });
