@@ -10,6 +10,7 @@ import { worksResyncSeconds, worksVersionAnnotation } from '../shared/domain/age
 import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { defaultRequestTimeoutMs } from './apiClient.js';
 import type { HubClient } from './hubClient.js';
+import { syncMultiClusterServices, withdrawMultiClusterServices } from './multiClusterServices.js';
 import { collectProperties } from './properties.js';
 import { syncServiceExports, withdrawServiceExports } from './serviceExports.js';
 import { listWorks, removeAllWorks, syncWorks, type Work } from './workApplier.js';
@@ -167,9 +168,9 @@ async function heartbeat(
     state.works = await syncWorks({ hub, cluster: o.cluster, namespace, now: () => timestamp(new Date()), log }, state.works);
     // fleet-networking's member side: what this cluster exports. A failure here is logged, and the
     // heartbeat (already written) stands.
-    await syncServiceExports({ memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log }).catch((e) =>
-      log(`service exports: ${whyRefused(e)}`),
-    );
+    const networking = { memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log };
+    await syncServiceExports(networking).catch((e) => log(`service exports: ${whyRefused(e)}`));
+    await syncMultiClusterServices(networking).catch((e) => log(`multi-cluster services: ${whyRefused(e)}`));
   }
   return seen;
 }
@@ -177,7 +178,9 @@ async function heartbeat(
 async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: string, state: AgentState, log: (line: string) => void): Promise<Imc> {
   if (!state.left) {
     // Exports first, as fleet-networking's agents withdraw before the member agent says it left.
-    const withdrawn = await withdrawServiceExports({ memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log });
+    const networking = { memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log };
+    await withdrawMultiClusterServices(networking);
+    const withdrawn = await withdrawServiceExports(networking);
     const removed = await removeAllWorks({ cluster: o.cluster, namespace, now: () => timestamp(new Date()), log });
     log(`the fleet asks this member to leave: withdrew ${withdrawn} service export(s), removed what ${removed} Work(s) placed`);
   }

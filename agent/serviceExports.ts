@@ -10,6 +10,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrate
 import { type Condition, findCondition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
+import { syncSliceExports } from './sliceExports.js';
 
 export const exportFinalizer = 'networking.fleet.azure.com/svc-export-cleanup';
 export const weightAnnotation = 'networking.fleet.azure.com/weight';
@@ -106,14 +107,18 @@ export async function syncServiceExports(x: ExportContext): Promise<void> {
   ).items;
   const byName = new Map(internal.map((i) => [i.metadata.name, i]));
   const wanted = new Set<string>();
+  const withEndpoints = new Set<string>();
   for (const se of exports) {
     const name = internalExportName(se.metadata.namespace, se.metadata.name);
-    const exported = await syncOne(x, custom, core, se, byName.get(name)).catch((e) => {
+    const { exported, endpoints } = await syncOne(x, custom, core, se, byName.get(name)).catch((e) => {
       x.log(`service export ${se.metadata.namespace}/${se.metadata.name}: ${whyFailed(e)}`);
-      return byName.has(name); // Kept as it is until the next pass.
+      // Kept as it is until the next pass.
+      return { exported: byName.has(name), endpoints: byName.has(name) };
     });
     if (exported) wanted.add(name);
+    if (endpoints) withEndpoints.add(`${se.metadata.namespace}/${se.metadata.name}`);
   }
+  await syncSliceExports(x, withEndpoints);
   // What no ServiceExport wants any more (its ServiceExport was deleted while the agent was away).
   for (const i of internal)
     if (!wanted.has(i.metadata.name))
@@ -135,7 +140,7 @@ async function syncOne(
   core: CoreV1Api,
   se: ServiceExport,
   current: InternalServiceExport | undefined,
-): Promise<boolean> {
+): Promise<{ exported: boolean; endpoints: boolean }> {
   const { namespace, name } = se.metadata;
   const at = timestamp(x.now());
   const hubNamespace = `fleet-member-${x.memberName}`;
@@ -167,12 +172,12 @@ async function syncOne(
 
   // Deleted: its InternalServiceExport first, then the finalizer.
   if (se.metadata.deletionTimestamp) {
-    if (!finalizers.includes(exportFinalizer)) return false;
+    if (!finalizers.includes(exportFinalizer)) return none;
     await unexport();
     await patchExport({ metadata: { finalizers: finalizers.filter((f) => f !== exportFinalizer), resourceVersion: se.metadata.resourceVersion } }).catch(
       ignoreMissing,
     );
-    return false;
+    return none;
   }
   const service = await core.readNamespacedService({ namespace, name }).catch((e) => {
     ignoreMissing(e);
@@ -181,12 +186,12 @@ async function syncOne(
   if (!service || service.metadata?.deletionTimestamp) {
     await unexport();
     await writeStatus(valid('False', 'ServiceNotFound', `service ${namespace}/${name} is not found`));
-    return false;
+    return none;
   }
   if (service.spec?.type === 'ExternalName' || service.spec?.clusterIP === 'None') {
     await unexport();
     await writeStatus(valid('False', 'ServiceIneligible', `service ${namespace}/${name} is not eligible for export`));
-    return false;
+    return none;
   }
   const weight = exportWeight(se.metadata.annotations);
   if ('problem' in weight) {
@@ -194,13 +199,13 @@ async function syncOne(
     await writeStatus(
       valid('False', 'ServiceExportInvalidWeightAnnotation', `serviceExport ${namespace}/${name} has an invalid weight annotation, err = ${weight.problem}`),
     );
-    return current !== undefined;
+    return { exported: current !== undefined, endpoints: current !== undefined };
   }
   if (weight.weight === 0) {
     // Weight 0 drains the cluster: no InternalServiceExport, so its endpoints leave every import (our addition: L4 too).
     await unexport();
     await writeStatus(valid('True', 'ServiceIsValid', `exported service ${namespace}/${name} with 0 weight`));
-    return false;
+    return none;
   }
   // The finalizer before anything is exported, so a delete cannot leave the export behind.
   if (!finalizers.includes(exportFinalizer))
@@ -241,8 +246,11 @@ async function syncOne(
   if (se.metadata.annotations?.[lastSeenVersion] !== service.metadata?.resourceVersion)
     await patchExport({ metadata: { annotations: { [lastSeenVersion]: service.metadata?.resourceVersion ?? '', [lastSeenTime]: at } } }).catch(ignoreMissing);
   await writeStatus(conditions);
-  return true;
+  // Its endpoints go to the hub once the hub found no conflict (as fleet-networking's endpointslice controller waits for Conflict=False).
+  return { exported: true, endpoints: verdict?.status === 'False' };
 }
+
+const none = { exported: false, endpoints: false };
 
 /** The spec fields that say what is exported (the reference's resourceVersion and times aside, so an unchanged Service writes nothing). */
 function sameSpec(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
@@ -309,6 +317,7 @@ export async function withdrawServiceExports(x: ExportContext): Promise<number> 
         name: i.metadata.name,
       })
       .catch(ignoreMissing);
+  await syncSliceExports(x, new Set());
   const exports = await listServiceExports(custom);
   for (const se of exports) {
     const finalizers = se.metadata.finalizers ?? [];

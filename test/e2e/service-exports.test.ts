@@ -69,12 +69,29 @@ const importOf = async (name: string) => {
 };
 const internalExports = async () => (await ok(hub, 'get internalserviceexports -n fleet-member-east -o name')).trim();
 
+const deployment = (replicas: number) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kuard, namespace: kuard-demo}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: kuard}}
+  template:
+    metadata: {labels: {app: kuard}}
+    spec: {containers: [{name: kuard, image: ghcr.io/kuar-demo/kuard-amd64:1, ports: [{containerPort: 8080}]}]}
+`;
+const podIPs = async (k: Kubectl) =>
+  (await getJson<{ items: { status: { podIP?: string } }[] }>(k, 'get pods -n kuard-demo -l app=kuard')).items.map((p) => p.status.podIP).sort();
+const exportedAddresses = async (namespace: string, plural: string) =>
+  (await getJson<{ items: { spec: { endpoints: { addresses: string[] }[] } }[] }>(hub, `get ${plural} -n ${namespace}`)).items
+    .flatMap((e) => e.spec.endpoints.flatMap((x) => x.addresses))
+    .sort();
+
 it('exports a valid Service to the hub, pending conflict resolution, and says so in kubectl get svcexport', async () => {
   await ok(member, 'create namespace kuard-demo');
   await ok(
     member,
     'apply -f -',
-    `${service('kuard', '{selector: {app: kuard}, ports: [{name: http, port: 8080, targetPort: 8080}]}')}---\n${serviceExport('kuard')}`,
+    `${deployment(1)}---\n${service('kuard', '{selector: {app: kuard}, ports: [{name: http, port: 8080, targetPort: 8080}]}')}---\n${serviceExport('kuard')}`,
   );
   const e = await untilValid('kuard', 'True', 'ServiceIsValid');
   expect(condition(e, 'Valid')?.message).toBe('service kuard-demo/kuard is valid for export');
@@ -107,6 +124,36 @@ it('exports a valid Service to the hub, pending conflict resolution, and says so
     ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080 }],
     clusters: [{ cluster: 'east' }],
   });
+  // Its endpoints: the ready pods' addresses, following a scale-up.
+  await until(async () => (await exportedAddresses('fleet-member-east', 'endpointsliceexports')).length === 1, { within: 20_000, what: 'the pod exported' });
+  expect(await exportedAddresses('fleet-member-east', 'endpointsliceexports')).toEqual(await podIPs(member));
+  await ok(member, 'scale deployment kuard -n kuard-demo --replicas=2');
+  await until(async () => (await exportedAddresses('fleet-member-east', 'endpointsliceexports')).length === 2, { within: 20_000, what: 'both pods exported' });
+  expect(await exportedAddresses('fleet-member-east', 'endpointsliceexports')).toEqual(await podIPs(member));
+  // An importer (its InternalServiceImport, written here as west's agent would) gets the import's
+  // status and the endpoints, and loses them when it stops importing.
+  await ok(
+    hub,
+    'apply -f -',
+    `apiVersion: networking.fleet.azure.com/v1alpha1
+kind: InternalServiceImport
+metadata: {name: kuard-demo-kuard, namespace: fleet-member-west}
+spec:
+  serviceImportReference: {clusterId: west, kind: ServiceImport, namespace: kuard-demo, name: kuard, resourceVersion: "1", generation: 1, uid: u, namespacedName: kuard-demo/kuard}
+`,
+  );
+  await until(async () => (await exportedAddresses('fleet-member-west', 'endpointsliceimports')).length === 2, {
+    within: 20_000,
+    what: 'west to get the endpoints',
+  });
+  expect(await exportedAddresses('fleet-member-west', 'endpointsliceimports')).toEqual(await podIPs(member));
+  const isi = await getJson<{ status?: { clusters?: unknown } }>(hub, 'get internalserviceimport kuard-demo-kuard -n fleet-member-west');
+  expect(isi.status?.clusters).toEqual([{ cluster: 'east' }]);
+  expect((await importOf('kuard'))?.metadata.annotations?.['networking.fleet.azure.com/service-in-use-by']).toBe(
+    '{"MemberClusters":{"fleet-member-west":"west"}}',
+  );
+  await ok(hub, 'delete internalserviceimport kuard-demo-kuard -n fleet-member-west');
+  await until(async () => (await exportedAddresses('fleet-member-west', 'endpointsliceimports')).length === 0, { within: 20_000, what: 'west to lose them' });
 });
 
 it('lets the oldest export win, names it to a conflicting one, and takes in a later export with the same ports in another order', async () => {

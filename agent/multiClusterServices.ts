@@ -1,0 +1,364 @@
+// The member side of importing (fleet-networking's mcs-controller-manager and its serviceimport,
+// internalserviceimport and endpointsliceimport controllers, in our agent): a MultiClusterService
+// names an exported service; the agent keeps a local ServiceImport of that name (owned by the MCS),
+// asks the hub for it with an InternalServiceImport, copies back what the hub resolved, and once
+// clusters stand behind it keeps a derived Service `fleet-system/<mcsNamespace>-<mcsName>` of type
+// LoadBalancer (no selector) whose EndpointSlices are the hub's EndpointSliceImports for this
+// member — so this cluster's load balancer sends connections to pods of every exporting cluster.
+// The MCS shows the derived Service's address and says whether the import is found
+// (../shared/reference/networking.md §3.2, §4).
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1EndpointSlice,
+  type V1Service,
+} from '@kubernetes/client-node';
+import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
+import { networkingGroup } from '../shared/hub/networking.js';
+import { apiClientWithTimeout } from './apiClient.js';
+
+export const mcsFinalizer = 'networking.fleet.azure.com/service-resources-cleanup';
+const serviceImportLabel = 'networking.fleet.azure.com/service-import';
+const derivedServiceLabel = 'networking.fleet.azure.com/derived-service';
+const mcsNameLabel = 'networking.fleet.azure.com/multi-cluster-service-name';
+const mcsNamespaceLabel = 'networking.fleet.azure.com/multi-cluster-service-namespace';
+const internalLbAnnotation = 'networking.fleet.azure.com/azure-load-balancer-internal';
+const azureInternalLb = 'service.beta.kubernetes.io/azure-load-balancer-internal';
+const sliceManager = 'endpointsliceimport-controller.networking.fleet.azure.com';
+const fleetSystem = 'fleet-system';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const v1alpha1 = 'v1alpha1';
+
+interface Meta {
+  name: string;
+  namespace: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string | Date;
+  deletionTimestamp?: string | Date;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+interface MultiClusterService {
+  metadata: Meta;
+  spec?: { serviceImport?: { name?: string } };
+  status?: { loadBalancer?: unknown; conditions?: Condition[] };
+}
+
+interface ImportStatus {
+  type?: string;
+  ports?: { name?: string; protocol?: string; appProtocol?: string; port: number; targetPort?: number | string }[];
+  clusters?: { cluster: string }[];
+}
+
+interface SliceImport {
+  metadata: { name: string };
+  spec: {
+    addressType?: string;
+    endpoints?: { addresses: string[] }[];
+    ports?: { name?: string; protocol?: string; appProtocol?: string; port?: number }[];
+    ownerServiceReference?: { namespace?: string; name?: string; namespacedName?: string };
+  };
+}
+
+export interface ImportContext {
+  memberName: string;
+  cluster: KubeConfig;
+  hub: CustomObjectsApi;
+  now: () => Date;
+  log: (line: string) => void;
+}
+
+const isMissing = (e: unknown) => e instanceof ApiException && e.code === 404;
+const ignoreMissing = (e: unknown) => {
+  if (!isMissing(e)) throw e;
+};
+const orNone = <T>(p: Promise<T>) =>
+  p.catch((e) => {
+    ignoreMissing(e);
+    return undefined;
+  });
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const truthy = (v: string | undefined) => v !== undefined && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v);
+
+/** The derived Service of an MCS: `<mcsNamespace>-<mcsName>` in fleet-system. */
+export const derivedServiceName = (mcs: Pick<Meta, 'namespace' | 'name'>) => `${mcs.namespace}-${mcs.name}`;
+
+/** One pass over every MultiClusterService of the member, and what the hub gives this member. */
+export async function syncMultiClusterServices(x: ImportContext): Promise<void> {
+  const custom = apiClientWithTimeout(x.cluster, CustomObjectsApi);
+  const list = await orNone(custom.listClusterCustomObject({ group: networkingGroup, version: v1alpha1, plural: 'multiclusterservices' }));
+  const all = ((list as { items?: MultiClusterService[] } | undefined)?.items ?? []) as MultiClusterService[];
+  const hubNamespace = `fleet-member-${x.memberName}`;
+  const given = (
+    (await x.hub.listNamespacedCustomObject({ group: networkingGroup, version: v1alpha1, namespace: hubNamespace, plural: 'endpointsliceimports' })) as {
+      items: SliceImport[];
+    }
+  ).items;
+  const derived = new Map<string, string>();
+  for (const mcs of all) {
+    try {
+      const service = await syncOne(x, custom, mcs);
+      if (service) derived.set(`${mcs.metadata.namespace}/${mcs.spec?.serviceImport?.name}`, service);
+    } catch (e) {
+      x.log(
+        `multi-cluster service ${mcs.metadata.namespace}/${mcs.metadata.name}: ${e instanceof ApiException ? `${e.code} ${String(e.body).slice(0, 300)}` : (e as Error).message}`,
+      );
+    }
+  }
+  await syncImportedSlices(x, given, derived);
+}
+
+/** Brings one MCS along; returns its derived Service's name when it has one. */
+async function syncOne(x: ImportContext, custom: CustomObjectsApi, mcs: MultiClusterService): Promise<string | undefined> {
+  const core = apiClientWithTimeout(x.cluster, CoreV1Api);
+  const { namespace, name } = mcs.metadata;
+  const at = timestamp(x.now());
+  const importName = mcs.spec?.serviceImport?.name ?? '';
+  const hubNamespace = `fleet-member-${x.memberName}`;
+  const isi = { group: networkingGroup, version: v1alpha1, namespace: hubNamespace, plural: 'internalserviceimports', name: `${namespace}-${importName}` };
+  const localImport = { group: networkingGroup, version: v1alpha1, namespace, plural: 'serviceimports', name: importName };
+  const patchMcs = (body: Record<string, unknown>) =>
+    custom.patchNamespacedCustomObject({ group: networkingGroup, version: v1alpha1, namespace, plural: 'multiclusterservices', name, body }, mergePatch);
+  const finalizers = mcs.metadata.finalizers ?? [];
+  const derivedName = mcs.metadata.labels?.[derivedServiceLabel] ?? derivedServiceName(mcs.metadata);
+
+  if (mcs.metadata.deletionTimestamp) {
+    if (!finalizers.includes(mcsFinalizer)) return undefined;
+    await core.deleteNamespacedService({ namespace: fleetSystem, name: derivedName }).catch(ignoreMissing);
+    await custom.deleteNamespacedCustomObject(localImport).catch(ignoreMissing);
+    await x.hub.deleteNamespacedCustomObject(isi).catch(ignoreMissing);
+    await patchMcs({ metadata: { finalizers: finalizers.filter((f) => f !== mcsFinalizer), resourceVersion: mcs.metadata.resourceVersion } }).catch(
+      ignoreMissing,
+    );
+    return undefined;
+  }
+  if (!finalizers.includes(mcsFinalizer) || mcs.metadata.labels?.[serviceImportLabel] !== importName)
+    await patchMcs({
+      metadata: {
+        finalizers: [...new Set([...finalizers, mcsFinalizer])],
+        labels: { [serviceImportLabel]: importName },
+        resourceVersion: mcs.metadata.resourceVersion,
+      },
+    });
+
+  // The local ServiceImport, owned by the MCS (another MCS's: this one waits, Unknown).
+  let local = (await orNone(custom.getNamespacedCustomObject(localImport))) as
+    | { metadata: Meta & { ownerReferences?: { uid?: string; controller?: boolean }[] }; status?: ImportStatus }
+    | undefined;
+  const owner = local?.metadata.ownerReferences?.find((r) => r.controller);
+  const valid = async (status: 'True' | 'Unknown', reason: string, message: string, loadBalancer: unknown) => {
+    const conditions = setCondition(mcs.status?.conditions, { type: 'Valid', status, reason, message, observedGeneration: mcs.metadata.generation }, at);
+    if (same(conditions, mcs.status?.conditions) && same(loadBalancer, mcs.status?.loadBalancer ?? {})) return;
+    await custom
+      .patchNamespacedCustomObjectStatus(
+        { group: networkingGroup, version: v1alpha1, namespace, plural: 'multiclusterservices', name, body: { status: { conditions, loadBalancer } } },
+        mergePatch,
+      )
+      .catch(ignoreMissing);
+  };
+  const unknown = () =>
+    valid(
+      'Unknown',
+      'UnknownServiceImport',
+      'importing service; if the condition remains for a while, please verify that service has been exported or service has been exported by other multiClusterService',
+      {},
+    );
+  if (local && owner && owner.uid !== mcs.metadata.uid) {
+    await unknown();
+    return undefined;
+  }
+  if (!local)
+    local = (await custom.createNamespacedCustomObject({
+      ...localImport,
+      body: {
+        apiVersion: `${networkingGroup}/${v1alpha1}`,
+        kind: 'ServiceImport',
+        metadata: {
+          name: importName,
+          namespace,
+          ownerReferences: [
+            {
+              apiVersion: `${networkingGroup}/${v1alpha1}`,
+              kind: 'MultiClusterService',
+              name,
+              uid: mcs.metadata.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+      },
+    })) as typeof local;
+
+  // The hub's InternalServiceImport, and what the hub resolved, copied onto the local ServiceImport.
+  const theirs = (await orNone(x.hub.getNamespacedCustomObject(isi))) as { status?: ImportStatus } | undefined;
+  const reference = {
+    clusterId: x.memberName,
+    apiVersion: `${networkingGroup}/${v1alpha1}`,
+    kind: 'ServiceImport',
+    namespace,
+    name: importName,
+    resourceVersion: local?.metadata.resourceVersion ?? '',
+    generation: local?.metadata.generation ?? 0,
+    uid: local?.metadata.uid ?? '',
+    namespacedName: `${namespace}/${importName}`,
+    exportedSince: (local?.metadata.creationTimestamp instanceof Date ? timestamp(local.metadata.creationTimestamp) : local?.metadata.creationTimestamp) ?? at,
+  };
+  if (!theirs)
+    await x.hub.createNamespacedCustomObject({
+      ...isi,
+      body: {
+        apiVersion: `${networkingGroup}/${v1alpha1}`,
+        kind: 'InternalServiceImport',
+        metadata: { name: isi.name, namespace: hubNamespace },
+        spec: { serviceImportReference: reference },
+      },
+    });
+  const status = theirs?.status ?? {};
+  if (!same(status, local?.status ?? {})) await custom.patchNamespacedCustomObjectStatus({ ...localImport, body: { status } }, mergePatch).catch(ignoreMissing);
+
+  if (!status.clusters?.length) {
+    // Nothing behind it (not exported yet, all in conflict, every exporter gone): no load balancer.
+    await core.deleteNamespacedService({ namespace: fleetSystem, name: derivedName }).catch(ignoreMissing);
+    if (mcs.metadata.labels?.[derivedServiceLabel]) await patchMcs({ metadata: { labels: { [derivedServiceLabel]: null } } }).catch(ignoreMissing);
+    await unknown();
+    return undefined;
+  }
+  if (mcs.metadata.labels?.[derivedServiceLabel] !== derivedName) await patchMcs({ metadata: { labels: { [derivedServiceLabel]: derivedName } } });
+  const service = await ensureDerivedService(core, mcs, derivedName, status);
+  await valid('True', 'FoundServiceImport', 'found valid service import', service.status?.loadBalancer ?? {});
+  return derivedName;
+}
+
+async function ensureDerivedService(core: CoreV1Api, mcs: MultiClusterService, name: string, status: ImportStatus): Promise<V1Service> {
+  if (!(await orNone(core.readNamespace({ name: fleetSystem }))))
+    await core.createNamespace({ body: { metadata: { name: fleetSystem } } }).catch((e) => {
+      if (!(e instanceof ApiException && e.code === 409)) throw e;
+    });
+  const annotations = truthy(mcs.metadata.annotations?.[internalLbAnnotation]) ? { [azureInternalLb]: 'true' } : undefined;
+  const ports = (status.ports ?? []).map((p) => ({
+    ...(p.name ? { name: p.name } : {}),
+    protocol: p.protocol ?? 'TCP',
+    ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+    port: p.port,
+    ...(p.targetPort !== undefined ? { targetPort: p.targetPort as never } : {}),
+  }));
+  const labels = { [mcsNameLabel]: mcs.metadata.name, [mcsNamespaceLabel]: mcs.metadata.namespace };
+  const current = await orNone(core.readNamespacedService({ namespace: fleetSystem, name }));
+  if (!current)
+    return core.createNamespacedService({
+      namespace: fleetSystem,
+      body: { metadata: { name, namespace: fleetSystem, labels, ...(annotations ? { annotations } : {}) }, spec: { type: 'LoadBalancer', ports } },
+    });
+  const samePorts = same(
+    (current.spec?.ports ?? []).map((p) => [p.name ?? '', p.protocol, p.port, p.targetPort]),
+    ports.map((p) => [p.name ?? '', p.protocol, p.port, p.targetPort ?? p.port]),
+  );
+  if (samePorts && current.spec?.type === 'LoadBalancer' && same(current.metadata?.labels?.[mcsNameLabel], mcs.metadata.name)) return current;
+  return core.patchNamespacedService(
+    {
+      namespace: fleetSystem,
+      name,
+      body: {
+        metadata: { labels, annotations: annotations ?? { [azureInternalLb]: null } },
+        spec: {
+          type: 'LoadBalancer',
+          ports: ports.map((p) => ({
+            ...p,
+            ...(current.spec?.ports?.find((c) => c.port === p.port)?.nodePort
+              ? { nodePort: current.spec?.ports?.find((c) => c.port === p.port)?.nodePort }
+              : {}),
+          })),
+        },
+      },
+    },
+    mergePatch,
+  );
+}
+
+/** The hub's EndpointSliceImports for this member, as EndpointSlices of the derived Services in fleet-system; the rest withdrawn. */
+async function syncImportedSlices(x: ImportContext, given: SliceImport[], derived: Map<string, string>): Promise<void> {
+  const discovery = apiClientWithTimeout(x.cluster, DiscoveryV1Api);
+  const have =
+    (await orNone(discovery.listNamespacedEndpointSlice({ namespace: fleetSystem, labelSelector: `endpointslice.kubernetes.io/managed-by=${sliceManager}` })))
+      ?.items ?? [];
+  const byName = new Map(have.map((s) => [s.metadata?.name ?? '', s]));
+  const wanted = new Set<string>();
+  for (const esi of given) {
+    const service = derived.get(esi.spec.ownerServiceReference?.namespacedName ?? '');
+    if (!service) continue;
+    const name = esi.metadata.name;
+    wanted.add(name);
+    const body: V1EndpointSlice = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name, namespace: fleetSystem, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': sliceManager } },
+      addressType: esi.spec.addressType ?? 'IPv4',
+      // Addresses only (no conditions, which consumers read as ready), as fleet-networking writes them.
+      endpoints: (esi.spec.endpoints ?? []).map((e) => ({ addresses: e.addresses })),
+      ports: (esi.spec.ports ?? []).map((p) => ({ ...p })),
+    };
+    const current = byName.get(name);
+    if (!current) await discovery.createNamespacedEndpointSlice({ namespace: fleetSystem, body });
+    else if (!same([current.endpoints, current.ports, current.metadata?.labels?.['kubernetes.io/service-name']], [body.endpoints, body.ports, service]))
+      await discovery.replaceNamespacedEndpointSlice({
+        namespace: fleetSystem,
+        name,
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } },
+      });
+  }
+  for (const s of have)
+    if (!wanted.has(s.metadata?.name ?? ''))
+      await discovery.deleteNamespacedEndpointSlice({ namespace: fleetSystem, name: s.metadata?.name ?? '' }).catch(ignoreMissing);
+}
+
+/** Leaving: every MCS's imports go (derived Services, their slices, local ServiceImports and the hub's InternalServiceImports); the MCSs lose the finalizer. */
+export async function withdrawMultiClusterServices(x: ImportContext): Promise<void> {
+  const custom = apiClientWithTimeout(x.cluster, CustomObjectsApi);
+  const core = apiClientWithTimeout(x.cluster, CoreV1Api);
+  const list = await orNone(custom.listClusterCustomObject({ group: networkingGroup, version: v1alpha1, plural: 'multiclusterservices' }));
+  for (const mcs of ((list as { items?: MultiClusterService[] } | undefined)?.items ?? []) as MultiClusterService[]) {
+    const { namespace, name } = mcs.metadata;
+    const importName = mcs.spec?.serviceImport?.name ?? '';
+    await core
+      .deleteNamespacedService({ namespace: fleetSystem, name: mcs.metadata.labels?.[derivedServiceLabel] ?? derivedServiceName(mcs.metadata) })
+      .catch(ignoreMissing);
+    await custom
+      .deleteNamespacedCustomObject({ group: networkingGroup, version: v1alpha1, namespace, plural: 'serviceimports', name: importName })
+      .catch(ignoreMissing);
+    await x.hub
+      .deleteNamespacedCustomObject({
+        group: networkingGroup,
+        version: v1alpha1,
+        namespace: `fleet-member-${x.memberName}`,
+        plural: 'internalserviceimports',
+        name: `${namespace}-${importName}`,
+      })
+      .catch(ignoreMissing);
+    const finalizers = mcs.metadata.finalizers ?? [];
+    if (finalizers.includes(mcsFinalizer))
+      await custom
+        .patchNamespacedCustomObject(
+          {
+            group: networkingGroup,
+            version: v1alpha1,
+            namespace,
+            plural: 'multiclusterservices',
+            name,
+            body: { metadata: { finalizers: finalizers.filter((f) => f !== mcsFinalizer) } },
+          },
+          mergePatch,
+        )
+        .catch(ignoreMissing);
+  }
+  await syncImportedSlices(x, [], new Map());
+}

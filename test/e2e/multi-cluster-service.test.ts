@@ -1,0 +1,137 @@
+// Multi-cluster L4 load balancing end to end, as Azure Fleet's kuard walkthrough does it: the same
+// Deployment, Service and ServiceExport in two members (in two regions), a MultiClusterService on
+// one of them, and real HTTP requests to its EXTERNAL-IP answered by pods of both clusters. Then a
+// cluster scaled to 0, and the MultiClusterService deleted. Through the real kubectl and fetch.
+import { beforeAll, expect, it } from 'vitest';
+import { aks, fast, sub1 } from '../support/clients.js';
+import { fleetWithHub, type Kubectl } from '../support/kubectl.js';
+import { aksClient, clusterKubectl, getJson, joinFleet, untilJoined } from '../support/members.js';
+import { useStack } from '../support/stackProcess.js';
+import { until } from '../support/until.js';
+
+const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '2' });
+const rg = 'rg-mcs';
+let hub: Kubectl;
+const members = new Map<string, Kubectl>();
+
+async function addMember(name: string, location: string) {
+  await aksClient(stack.env).managedClusters.beginCreateOrUpdateAndWait(
+    rg,
+    `aks-${name}`,
+    { location, identity: { type: 'SystemAssigned' }, agentPoolProfiles: [{ name: 'pool1', count: 1, vmSize: 'Standard_D2s_v3' }] },
+    fast,
+  );
+  await joinFleet(stack.env, rg, 'fleet', name, aks(sub1, rg, `aks-${name}`));
+  members.set(name, await clusterKubectl(stack.env, rg, `aks-${name}`));
+}
+
+const ok = async (k: Kubectl, args: string, input?: string) => {
+  const r = await k(args, { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args} failed: ${r.stderr}`);
+  return r.stdout;
+};
+
+const app = (replicas: number) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kuard, namespace: kuard-demo}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: kuard}}
+  template:
+    metadata: {labels: {app: kuard}}
+    spec: {containers: [{name: kuard, image: ghcr.io/kuar-demo/kuard-amd64:1, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kuard, namespace: kuard-demo}
+spec:
+  selector: {app: kuard}
+  ports: [{port: 8080, targetPort: 8080}]
+---
+apiVersion: networking.fleet.azure.com/v1alpha1
+kind: ServiceExport
+metadata: {name: kuard, namespace: kuard-demo}
+`;
+const mcs = `apiVersion: networking.fleet.azure.com/v1alpha1
+kind: MultiClusterService
+metadata: {name: kuard, namespace: kuard-demo}
+spec:
+  serviceImport: {name: kuard}
+`;
+
+beforeAll(async () => {
+  hub = await fleetWithHub(stack.env, rg, 'fleet');
+  await Promise.all([addMember('east', 'eastus'), addMember('west', 'westeurope')]);
+  await Promise.all(['east', 'west'].map((m) => untilJoined(hub, m)));
+  await ok(hub, 'create namespace kuard-demo');
+  for (const k of members.values()) {
+    await ok(k, 'create namespace kuard-demo');
+    await ok(k, 'apply -f -', app(2));
+  }
+}, 120_000);
+
+/** Who answered each of `n` requests, each on a connection of its own. */
+async function answers(ip: string, n: number): Promise<string[]> {
+  const who: string[] = [];
+  for (let i = 0; i < n; i++) {
+    try {
+      const res = await fetch(`http://${ip}:8080/`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(3000) });
+      const body = (await res.json()) as { cluster: string; pod: string };
+      who.push(`${body.cluster}/${body.pod}`);
+    } catch {
+      who.push('none');
+    }
+  }
+  return who;
+}
+
+const externalIp = async () => (await ok(members.get('east')!, 'get mcs kuard -n kuard-demo -o jsonpath={.status.loadBalancer.ingress[0].ip}')).trim();
+
+it('puts one load balancer in front of the pods of both clusters', async () => {
+  const east = members.get('east')!;
+  await ok(east, 'apply -f -', mcs);
+  await until(async () => (await externalIp()) !== '', { within: 30_000, what: 'the MultiClusterService to get an EXTERNAL-IP' });
+  const table = await ok(east, 'get mcs kuard -n kuard-demo');
+  expect(table).toMatch(/^NAME\s+SERVICE-IMPORT\s+EXTERNAL-IP\s+IS-VALID\s+AGE\nkuard\s+kuard\s+127\.192\.\d+\.\d+\s+True\s+\d+s/);
+  // The derived Service, as fleet-networking names and labels it.
+  const derived = await getJson<{ metadata: { labels: Record<string, string> }; spec: { type: string; selector?: unknown } }>(
+    east,
+    'get svc kuard-demo-kuard -n fleet-system',
+  );
+  expect(derived.spec.type).toBe('LoadBalancer');
+  expect(derived.spec.selector).toBeUndefined();
+  expect(derived.metadata.labels).toMatchObject({
+    'networking.fleet.azure.com/multi-cluster-service-name': 'kuard',
+    'networking.fleet.azure.com/multi-cluster-service-namespace': 'kuard-demo',
+  });
+  // 40 requests: answered by pods of both clusters.
+  const ip = await externalIp();
+  await until(async () => new Set((await answers(ip, 20)).map((a) => a.split('/')[0])).size === 2, {
+    within: 30_000,
+    what: 'answers from both clusters',
+  });
+  const who = await answers(ip, 40);
+  expect(who).not.toContain('none');
+  expect(new Set(who.map((a) => a.split('/')[0]))).toEqual(new Set(['aks-east', 'aks-west']));
+});
+
+it('sends nothing to a cluster scaled to 0, and takes it back when it scales up', async () => {
+  const west = members.get('west')!;
+  const ip = await externalIp();
+  await ok(west, 'scale deployment kuard -n kuard-demo --replicas=0');
+  await until(async () => (await answers(ip, 20)).every((a) => a.startsWith('aks-east/')), { within: 30_000, what: 'east alone to answer' });
+  await ok(west, 'scale deployment kuard -n kuard-demo --replicas=2');
+  await until(async () => (await answers(ip, 20)).some((a) => a.startsWith('aks-west/')), { within: 30_000, what: 'west to answer again' });
+});
+
+it('takes the derived Service and its address away with the MultiClusterService', async () => {
+  const east = members.get('east')!;
+  const ip = await externalIp();
+  await ok(east, 'delete mcs kuard -n kuard-demo');
+  await until(async () => (await east('get svc kuard-demo-kuard -n fleet-system')).code !== 0, { within: 30_000, what: 'the derived Service to go' });
+  expect(await answers(ip, 1)).toEqual(['none']);
+  await until(async () => (await hub('get internalserviceimports -n fleet-member-east -o name')).stdout.trim() === '', {
+    within: 30_000,
+    what: "the hub's InternalServiceImport to go",
+  });
+});
