@@ -1,6 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { missedHeartbeats, sweepMemberHealth } from '../shared/app/memberHealth.js';
 import { resyncPlacements } from '../shared/app/placementTriggers.js';
+import { resyncServices } from '../shared/app/serviceImports.js';
 import { sweepOperations } from '../shared/app/sweeper.js';
 import { settings, timerFunctionNames } from '../shared/config.js';
 import { runtime } from '../shared/runtime.js';
@@ -35,6 +36,9 @@ export const timerFunctions: FunctionDefinition[] = [
       const rt = await runtime();
       const { placements } = await resyncPlacements(rt.app);
       if (placements) context.log(`placement resync: asked ${placements} placement(s) to sync`);
+      // Exported services too: what a lost service.sync message would have missed.
+      const { services } = await resyncServices(rt.app);
+      if (services) context.log(`placement resync: asked ${services} exported service(s) to sync`);
     },
   },
 ];

@@ -99,7 +99,7 @@ export const settings = {
   forceDeleteSeconds: { name: 'FLEET_FORCE_DELETE_SECONDS', default: '900' },
   // The member-health sweep (NCRONTAB): a member whose agent missed 3 heartbeats becomes Healthy Unknown.
   memberHealthSchedule: { name: 'FLEET_MEMBER_HEALTH_SCHEDULE', default: '0 * * * * *' },
-  // The placement resync (NCRONTAB): every placement is synced again, the safety net under the change-driven syncs.
+  // The placement resync (NCRONTAB): every placement and every exported service is synced again, the safety net under the change-driven syncs.
   placementResyncSchedule: { name: 'FLEET_PLACEMENT_RESYNC_SCHEDULE', default: '0 */5 * * * *' },
   // DefaultAzureCredential picks the app's user-assigned identity by this client id.
   managedIdentityClientId: { name: 'AZURE_CLIENT_ID', default: '' },

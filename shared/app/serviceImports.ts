@@ -13,7 +13,7 @@
 //   EndpointSliceExport of the clusters behind the import; EndpointSliceImports of clusters no longer
 //   behind it (unexported, in conflict, unhealthy, gone) are withdrawn.
 
-import type { FleetRef } from '../domain/armIds.js';
+import { type FleetRef, fleetRefOfId } from '../domain/armIds.js';
 import type { FleetCommand } from '../domain/commands.js';
 import { type ExportCandidate, type ExportedPort, resolveExports } from '../domain/networking/conflicts.js';
 import { type Condition, findCondition, setCondition, timestamp } from '../hub/conditions.js';
@@ -253,4 +253,29 @@ async function syncSliceImports(objects: HubObjects, importer: string, have: Kub
   }
   for (const o of have)
     if (!wanted.has(o.metadata.name!)) await objects.delete(endpointSliceImportType, namespace, o.metadata.name!, { dryRun: false }).catch(ignoreGone);
+}
+
+/** The safety net (the resync timer, with placements): every exported or imported service of every hub is asked to sync. */
+export async function resyncServices(deps: AppDeps): Promise<{ services: number }> {
+  let count = 0;
+  for await (const { name, record } of deps.hubs.list()) {
+    const objects = new HubObjects({ store: deps.hubStore, now: deps.now }, { name, table: record.table });
+    const services = new Set<string>();
+    try {
+      for (const t of [internalServiceExportType, internalServiceImportType])
+        for (const { object } of await objects.listAll(t)) {
+          const s = serviceOf(t.kind, object);
+          if (s) services.add(s);
+        }
+      // An import whose last export is gone: its pass deletes it.
+      for (const { object } of await objects.listAll(serviceImportType)) services.add(`${object.metadata.namespace}/${object.metadata.name}`);
+    } catch (e) {
+      if (e instanceof HubGone) continue; // the hub went away meanwhile
+      throw e;
+    }
+    if (!services.size) continue;
+    await requestServiceSync(deps, fleetRefOfId(record.fleetId), services);
+    count += services.size;
+  }
+  return { services: count };
 }

@@ -9,7 +9,8 @@ import { aksClient, clusterKubectl, getJson, joinFleet, untilJoined } from '../s
 import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
-const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '2' });
+// Heartbeats every 2 s and a health sweep every 2 s: a stopped agent's member is Unknown within seconds.
+const stack = useStack({ FLEET_HEARTBEAT_PERIOD_SECONDS: '2', FLEET_MEMBER_HEALTH_SCHEDULE: '*/2 * * * * *' });
 const rg = 'rg-mcs';
 let hub: Kubectl;
 const members = new Map<string, Kubectl>();
@@ -122,6 +123,16 @@ it('sends nothing to a cluster scaled to 0, and takes it back when it scales up'
   await until(async () => (await answers(ip, 20)).every((a) => a.startsWith('aks-east/')), { within: 30_000, what: 'east alone to answer' });
   await ok(west, 'scale deployment kuard -n kuard-demo --replicas=2');
   await until(async () => (await answers(ip, 20)).some((a) => a.startsWith('aks-west/')), { within: 30_000, what: 'west to answer again' });
+});
+
+it('withdraws a cluster whose agent stops reporting, and restores it when it reports again', async () => {
+  const ip = await externalIp();
+  const client = aksClient(stack.env);
+  const cluster = await client.managedClusters.get(rg, 'aks-west');
+  await client.managedClusters.beginCreateOrUpdateAndWait(rg, 'aks-west', { ...cluster, tags: { 'fleet-local-agent': 'stopped' } }, fast);
+  await until(async () => (await answers(ip, 20)).every((a) => a.startsWith('aks-east/')), { within: 60_000, what: 'east alone to answer' });
+  await client.managedClusters.beginCreateOrUpdateAndWait(rg, 'aks-west', { ...cluster, tags: {} }, fast);
+  await until(async () => (await answers(ip, 20)).some((a) => a.startsWith('aks-west/')), { within: 60_000, what: 'west to answer again' });
 });
 
 it('takes the derived Service and its address away with the MultiClusterService', async () => {

@@ -183,6 +183,17 @@ it('lets the oldest export win, names it to a conflicting one, and takes in a la
   });
 });
 
+it('brings back what a lost message would have left wrong, at the next resync', async () => {
+  // A ServiceImport deleted by hand names no export: no pass is asked for, and the resync timer
+  // (every 30 s locally) finds the export and makes it again.
+  await ok(hub, 'delete serviceimport kuard -n kuard-demo');
+  await until(async () => (await importOf('kuard'))?.status?.clusters?.length === 1, {
+    within: 60_000,
+    every: 1000,
+    what: 'the resync to make the ServiceImport again',
+  });
+});
+
 it('says why a ServiceExport is not valid, and exports nothing for it', async () => {
   await ok(
     member,
