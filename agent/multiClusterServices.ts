@@ -7,20 +7,11 @@
 // member — so this cluster's load balancer sends connections to pods of every exporting cluster.
 // The MCS shows the derived Service's address and says whether the import is found
 // (../shared/reference/networking.md §3.2, §4).
-import {
-  ApiException,
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1EndpointSlice,
-  type V1Service,
-} from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
 import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
+import { ignoreMissing, type Meta, mergePatch, orNone } from './hubNetworking.js';
 
 export const mcsFinalizer = 'networking.fleet.azure.com/service-resources-cleanup';
 const serviceImportLabel = 'networking.fleet.azure.com/service-import';
@@ -31,21 +22,7 @@ const internalLbAnnotation = 'networking.fleet.azure.com/azure-load-balancer-int
 const azureInternalLb = 'service.beta.kubernetes.io/azure-load-balancer-internal';
 const sliceManager = 'endpointsliceimport-controller.networking.fleet.azure.com';
 const fleetSystem = 'fleet-system';
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const v1alpha1 = 'v1alpha1';
-
-interface Meta {
-  name: string;
-  namespace: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
-  finalizers?: string[];
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
 
 interface MultiClusterService {
   metadata: Meta;
@@ -77,15 +54,6 @@ export interface ImportContext {
   log: (line: string) => void;
 }
 
-const isMissing = (e: unknown) => e instanceof ApiException && e.code === 404;
-const ignoreMissing = (e: unknown) => {
-  if (!isMissing(e)) throw e;
-};
-const orNone = <T>(p: Promise<T>) =>
-  p.catch((e) => {
-    ignoreMissing(e);
-    return undefined;
-  });
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const truthy = (v: string | undefined) => v !== undefined && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v);
 

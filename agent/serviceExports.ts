@@ -6,10 +6,11 @@
 // A finalizer makes a deleted ServiceExport take its InternalServiceExport with it. Level-triggered:
 // a pass reads every ServiceExport, its Service and the member's InternalServiceExports, and makes
 // them agree (../shared/reference/networking.md §1–2).
-import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { type Condition, findCondition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
+import { ignoreMissing, isMissing, type Meta, memberHubObjects, mergePatch, whyFailed } from './hubNetworking.js';
 import { syncSliceExports } from './sliceExports.js';
 
 export const exportFinalizer = 'networking.fleet.azure.com/svc-export-cleanup';
@@ -17,20 +18,7 @@ export const weightAnnotation = 'networking.fleet.azure.com/weight';
 const lastSeenVersion = 'networking.fleet.azure.com/last-seen-resource-version';
 const lastSeenTime = 'networking.fleet.azure.com/last-seen-timestamp';
 const internalLoadBalancer = 'service.beta.kubernetes.io/azure-load-balancer-internal';
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const exportVersion = 'v1beta1';
-
-interface Meta {
-  name: string;
-  namespace: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
-  finalizers?: string[];
-  annotations?: Record<string, string>;
-}
 
 export interface ServiceExport {
   apiVersion?: string;
@@ -68,19 +56,6 @@ export function exportWeight(annotations: Record<string, string> | undefined): {
 /** The InternalServiceExport's name on the hub. */
 export const internalExportName = (namespace: string, name: string) => `${namespace}-${name}`;
 
-const isMissing = (e: unknown) => e instanceof ApiException && e.code === 404;
-/** A failed call in a line: the Status message when the API server sent one. */
-const whyFailed = (e: unknown) => {
-  if (!(e instanceof ApiException)) return (e as Error).message;
-  try {
-    return `${e.code} ${(JSON.parse(String(e.body)) as { message?: string }).message ?? ''}`;
-  } catch {
-    return `${e.code}: ${String(e.body).slice(0, 300)}`;
-  }
-};
-const ignoreMissing = (e: unknown) => {
-  if (!isMissing(e)) throw e;
-};
 const iso = (t: string | Date | undefined) => (t instanceof Date ? timestamp(t) : t);
 
 /** The member's ServiceExports; none where the kind is not installed (a cluster without fleet-networking's CRDs). */
@@ -98,13 +73,9 @@ async function listServiceExports(custom: CustomObjectsApi): Promise<ServiceExpo
 export async function syncServiceExports(x: ExportContext): Promise<void> {
   const custom = apiClientWithTimeout(x.cluster, CustomObjectsApi);
   const core = apiClientWithTimeout(x.cluster, CoreV1Api);
-  const hubNamespace = `fleet-member-${x.memberName}`;
   const exports = await listServiceExports(custom);
-  const internal = (
-    (await x.hub.listNamespacedCustomObject({ group: networkingGroup, version: 'v1alpha1', namespace: hubNamespace, plural: 'internalserviceexports' })) as {
-      items: InternalServiceExport[];
-    }
-  ).items;
+  const hubExports = memberHubObjects<InternalServiceExport>(x.hub, x.memberName, 'internalserviceexports');
+  const internal = await hubExports.list();
   const byName = new Map(internal.map((i) => [i.metadata.name, i]));
   const wanted = new Set<string>();
   const withEndpoints = new Set<string>();
@@ -120,17 +91,7 @@ export async function syncServiceExports(x: ExportContext): Promise<void> {
   }
   await syncSliceExports(x, withEndpoints);
   // What no ServiceExport wants any more (its ServiceExport was deleted while the agent was away).
-  for (const i of internal)
-    if (!wanted.has(i.metadata.name))
-      await x.hub
-        .deleteNamespacedCustomObject({
-          group: networkingGroup,
-          version: 'v1alpha1',
-          namespace: hubNamespace,
-          plural: 'internalserviceexports',
-          name: i.metadata.name,
-        })
-        .catch(ignoreMissing);
+  await hubExports.deleteAllBut(internal, wanted);
 }
 
 /** Brings one ServiceExport and its InternalServiceExport into line; true when it stays exported. */
@@ -301,22 +262,8 @@ function internalExportOf(member: string, se: ServiceExport, service: V1Service,
  */
 export async function withdrawServiceExports(x: ExportContext): Promise<number> {
   const custom = apiClientWithTimeout(x.cluster, CustomObjectsApi);
-  const hubNamespace = `fleet-member-${x.memberName}`;
-  const internal = (
-    (await x.hub.listNamespacedCustomObject({ group: networkingGroup, version: 'v1alpha1', namespace: hubNamespace, plural: 'internalserviceexports' })) as {
-      items: InternalServiceExport[];
-    }
-  ).items;
-  for (const i of internal)
-    await x.hub
-      .deleteNamespacedCustomObject({
-        group: networkingGroup,
-        version: 'v1alpha1',
-        namespace: hubNamespace,
-        plural: 'internalserviceexports',
-        name: i.metadata.name,
-      })
-      .catch(ignoreMissing);
+  const hubExports = memberHubObjects<InternalServiceExport>(x.hub, x.memberName, 'internalserviceexports');
+  const withdrawn = await hubExports.deleteAllBut(await hubExports.list(), new Set());
   await syncSliceExports(x, new Set());
   const exports = await listServiceExports(custom);
   for (const se of exports) {
@@ -336,5 +283,5 @@ export async function withdrawServiceExports(x: ExportContext): Promise<number> 
       )
       .catch(ignoreMissing);
   }
-  return internal.length;
+  return withdrawn;
 }

@@ -10,6 +10,7 @@ import { ApiException, DiscoveryV1Api, type V1EndpointSlice } from '@kubernetes/
 import { timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
+import { memberHubObjects } from './hubNetworking.js';
 import type { ExportContext } from './serviceExports.js';
 
 const serviceNameLabel = 'kubernetes.io/service-name';
@@ -71,9 +72,9 @@ const endpointsOf = (spec: Record<string, unknown>) => {
 
 /** One pass: the slices of `services` (ns/name) exported, every other EndpointSliceExport of this member withdrawn. */
 export async function syncSliceExports(x: ExportContext, services: Set<string>): Promise<void> {
-  const hubNamespace = `fleet-member-${x.memberName}`;
-  const ese = { group: networkingGroup, version: 'v1alpha1', namespace: hubNamespace, plural: 'endpointsliceexports' };
-  const have = ((await x.hub.listNamespacedCustomObject(ese)) as { items: SliceExport[] }).items;
+  const exports = memberHubObjects<SliceExport>(x.hub, x.memberName, 'endpointsliceexports');
+  const ese = exports.at;
+  const have = await exports.list();
   const byName = new Map(have.map((e) => [e.metadata.name, e]));
   const slices = services.size
     ? (await apiClientWithTimeout(x.cluster, DiscoveryV1Api).listEndpointSliceForAllNamespaces()).items.filter((s) => s.addressType === 'IPv4')
@@ -100,9 +101,5 @@ export async function syncSliceExports(x: ExportContext, services: Set<string>):
       );
     }
   }
-  for (const e of have)
-    if (!wanted.has(e.metadata.name))
-      await x.hub.deleteNamespacedCustomObject({ ...ese, name: e.metadata.name }).catch((err) => {
-        if (!(err instanceof ApiException && err.code === 404)) throw err;
-      });
+  await exports.deleteAllBut(have, wanted);
 }

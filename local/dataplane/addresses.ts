@@ -7,6 +7,8 @@
 
 /** 127.64.0.0/10: pod addresses, a /22 (1,022 pods) for each cluster, 4,096 clusters. */
 const podSpace = { base: ip('127.64.0.0'), clusterBits: 10, clusters: 4096 };
+/** How many clusters can have a pod range (machine-wide: every stack on it shares these). */
+export const podRanges = podSpace.clusters;
 /** 127.192.0.0/16: load balancer frontends, one address per Service of type LoadBalancer. */
 const frontendSpace = { base: ip('127.192.0.0'), size: 1 << 16 };
 

@@ -11,8 +11,8 @@ import { clusterTypes, eventType, type KubeObject } from '../../shared/hub/kinds
 import type { HubObjects } from '../../shared/hub/objects.js';
 import { HubError } from '../../shared/hub/status.js';
 import type { SimCluster, World } from '../arm/world.js';
-import { dotted, frontendRange, ip, nextFree, podRange } from './addresses.js';
-import { createListeners, type ListenFailure, loopbackRangeUsable } from './listeners.js';
+import { dotted, frontendRange, ip, nextFree, podRange, podRanges } from './addresses.js';
+import { claimAddress, createListeners, type ListenFailure, loopbackRangeUsable } from './listeners.js';
 import { type Backend, createContainerResponder, loadBalancedConnection, type PodIdentity } from './traffic.js';
 
 const typeOf = (kind: string) => clusterTypes.find((t) => t.kind === kind)!;
@@ -145,16 +145,56 @@ export function createDataPlane(o: DataPlaneOptions) {
 
   // ---- addresses ------------------------------------------------------------------------------
 
-  /** The cluster's pod range index: given when its API is made, kept in the world's state. */
-  function rangeIndexOf(key: string): number | undefined {
+  // Addresses are shared by every stack on the machine: a pod range and a frontend are this
+  // stack's only once claimed (claimAddress), so that two stacks (tests run several) never listen
+  // on the same pod or frontend address.
+  const claims = new Map<string, () => Promise<void>>();
+  async function claim(ip: string): Promise<boolean> {
+    if (claims.has(ip)) return true;
+    const release = await claimAddress(ip);
+    if (!release) return false;
+    claims.set(ip, release);
+    return true;
+  }
+  async function unclaim(ip: string) {
+    const release = claims.get(ip);
+    claims.delete(ip);
+    await release?.();
+  }
+  /** A range is claimed by its network address (never a pod's). */
+  const rangeAddress = (index: number) => dotted(podRange(index).first - 1);
+
+  /** The cluster's pod range index: the one the world's state keeps, unless another stack has it; else the lowest free. */
+  const ranges = new Map<string, Promise<number | undefined>>();
+  function rangeIndexOf(key: string): Promise<number | undefined> {
+    let index = ranges.get(key);
+    if (!index) {
+      index = pickRange(key);
+      ranges.set(key, index);
+      index.then(
+        (i) => i === undefined && ranges.delete(key),
+        () => ranges.delete(key),
+      );
+    }
+    return index;
+  }
+  async function pickRange(key: string): Promise<number | undefined> {
     const c = current(key);
     if (!c?.api) return undefined;
-    if (c.api.podRange !== undefined) return c.api.podRange;
-    const used = new Set([...o.world.clusters.values()].map((x) => x.api?.podRange).filter((i) => i !== undefined));
-    let index = 0;
-    while (used.has(index)) index++;
-    o.world.put({ ...c, api: { ...c.api, podRange: index } });
-    return index;
+    if (c.api.podRange !== undefined && (await claim(rangeAddress(c.api.podRange)))) return c.api.podRange;
+    const used = new Set([...o.world.clusters.values()].filter((x) => x !== c).map((x) => x.api?.podRange));
+    for (let index = 0; index < podRanges; index++) {
+      if (used.has(index) || !(await claim(rangeAddress(index)))) continue;
+      const now = current(key);
+      if (!now?.api) return undefined;
+      if (now.api.podRange !== undefined)
+        o.log(
+          `[warning] simulated data plane: ${now.name}'s pod range ${podRange(now.api.podRange).cidr} is another stack's now; new pods get addresses of ${podRange(index).cidr}`,
+        );
+      o.world.put({ ...now, api: { ...now.api, podRange: index } });
+      return index;
+    }
+    return undefined;
   }
 
   /** Per cluster: the pod addresses handed out (address → namespace/name, and when), seeded from its pods. */
@@ -182,7 +222,7 @@ export function createDataPlane(o: DataPlaneOptions) {
 
   /** An address of the cluster's pod range for a new pod (undefined when the range is full). */
   async function podIP(c: SimCluster, namespace: string, name: string): Promise<string | undefined> {
-    const index = rangeIndexOf(clusterKey(c));
+    const index = await rangeIndexOf(clusterKey(c));
     if (index === undefined) return undefined;
     const taken = await allocatorOf(c);
     const pod = `${namespace}/${name}`;
@@ -201,18 +241,24 @@ export function createDataPlane(o: DataPlaneOptions) {
   }
 
   /** The frontend address of a LoadBalancer Service, given once and kept in the world's state until the Service goes. */
-  function frontendOf(key: string, svc: KubeObject): string | undefined {
+  async function frontendOf(key: string, svc: KubeObject): Promise<string | undefined> {
     const c = current(key);
     if (!c?.api) return undefined;
     const uid = svc.metadata.uid!;
     const have = c.api.frontends?.[uid];
-    if (have) return have.ip;
+    if (have && (await claim(have.ip))) return have.ip;
     const taken = new Set([...o.world.clusters.values()].flatMap((x) => Object.values(x.api?.frontends ?? {}).map((f) => f.ip)));
-    const address = nextFree(frontendRange, taken);
-    if (!address) return undefined;
-    const entry = { ip: address, namespace: svc.metadata.namespace!, service: svc.metadata.name! };
-    o.world.put({ ...c, api: { ...c.api, frontends: { ...c.api.frontends, [uid]: entry } } });
-    return address;
+    for (;;) {
+      const address = nextFree(frontendRange, taken);
+      if (!address) return undefined;
+      taken.add(address);
+      if (!(await claim(address))) continue; // another stack's
+      const now = current(key);
+      if (!now?.api) return undefined;
+      const entry = { ip: address, namespace: svc.metadata.namespace!, service: svc.metadata.name! };
+      o.world.put({ ...now, api: { ...now.api, frontends: { ...now.api.frontends, [uid]: entry } } });
+      return address;
+    }
   }
 
   /** Frees the frontends of a namespace's LoadBalancer Services that are gone (or no longer LoadBalancers). */
@@ -220,7 +266,10 @@ export function createDataPlane(o: DataPlaneOptions) {
     const c = current(key);
     if (!c?.api?.frontends) return;
     const kept = Object.fromEntries(Object.entries(c.api.frontends).filter(([uid, f]) => f.namespace !== namespace || keep.has(uid)));
-    if (Object.keys(kept).length !== Object.keys(c.api.frontends).length) o.world.put({ ...c, api: { ...c.api, frontends: kept } });
+    if (Object.keys(kept).length === Object.keys(c.api.frontends).length) return;
+    const freed = Object.values(c.api.frontends).filter((f) => !Object.values(kept).includes(f));
+    o.world.put({ ...c, api: { ...c.api, frontends: kept } });
+    for (const f of freed) void unclaim(f.ip);
   }
 
   // ---- sockets ----------------------------------------------------------------------------------
@@ -369,7 +418,7 @@ export function createDataPlane(o: DataPlaneOptions) {
       if (!isObj(svc.spec) || svc.spec.type !== 'LoadBalancer') continue;
       const uid = svc.metadata.uid!;
       keepFrontends.add(uid);
-      const address = frontendOf(key, svc);
+      const address = await frontendOf(key, svc);
       if (!address) continue;
       const failed: { port: number; protocol: string; error: string }[] = [];
       for (const p of portsOf(svc)) {
@@ -497,7 +546,10 @@ export function createDataPlane(o: DataPlaneOptions) {
     async forget(c: SimCluster) {
       const key = clusterKey(c);
       allocators.delete(key);
+      ranges.delete(key);
       for (const scope of [...opened.keys()]) if (scope.startsWith(`${key}|`)) await closeUnwanted(scope, new Set());
+      if (c.api?.podRange !== undefined) await unclaim(rangeAddress(c.api.podRange));
+      for (const f of Object.values(c.api?.frontends ?? {})) await unclaim(f.ip);
     },
     async close() {
       closed = true;
@@ -505,6 +557,7 @@ export function createDataPlane(o: DataPlaneOptions) {
       timers.clear();
       await Promise.allSettled(running.values());
       await listeners.closeAll();
+      for (const ip of [...claims.keys()]) await unclaim(ip);
     },
   };
 }

@@ -85,3 +85,25 @@ export async function loopbackRangeUsable(probeIp: string): Promise<ListenFailur
   if (!failure) await new Promise<void>((r) => server.close(() => r()));
   return failure;
 }
+
+/** The port a stack holds on an address it claimed (no Service or pod here listens there). */
+export const claimPort = 65_535;
+
+/**
+ * Claims an address for this process among every stack on the machine (tests run several at once):
+ * a listener on ip:65535 that the OS gives to one process only and takes back when it dies, so no
+ * claim outlives its stack. Resolves with its release, or undefined when another process holds it.
+ * Where the address cannot be listened on at all (no loopback range), there is nothing to share:
+ * the claim is granted.
+ */
+export async function claimAddress(ip: string): Promise<(() => Promise<void>) | undefined> {
+  const server = createServer((socket) => socket.destroy());
+  const failure = await new Promise<ListenFailure | undefined>((resolve) => {
+    server.once('error', (e: NodeJS.ErrnoException) => resolve({ code: e.code ?? 'EUNKNOWN', message: e.message }));
+    server.listen({ host: ip, port: claimPort, exclusive: true }, () => resolve(undefined));
+  });
+  if (failure?.code === 'EADDRINUSE') return undefined;
+  if (failure) return async () => undefined;
+  server.unref();
+  return () => new Promise<void>((r) => server.close(() => r()));
+}

@@ -3,13 +3,12 @@
 // and a Service of type LoadBalancer gets an address whose connections reach the pods of its
 // EndpointSlices — another cluster's pods too, which is what a MultiClusterService's derived
 // Service relies on. Everything through the real kubectl and real TCP.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContainerServiceClient } from '@azure/arm-containerservice';
-import { DefaultAzureCredential } from '@azure/identity';
 import { beforeAll, expect, it } from 'vitest';
 import { sub1, sub2 } from '../support/clients.js';
-import { type Kubectl, kubectlWith } from '../support/kubectl.js';
+import type { Kubectl } from '../support/kubectl.js';
+import { clusterKubectl } from '../support/members.js';
 import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
@@ -17,19 +16,11 @@ const stack = useStack({ FLEET_LOCAL_AGENTS: '0' });
 let east: Kubectl;
 let west: Kubectl;
 
-async function kubectlFor(sub: string, rg: string, name: string): Promise<Kubectl> {
-  const aks = new ContainerServiceClient(new DefaultAzureCredential(), sub, { endpoint: stack.env.ARM_ENDPOINT });
-  const creds = await aks.managedClusters.listClusterAdminCredentials(rg, name);
-  const file = join(mkdtempSync(join(process.env.FLEET_TEST_DIR ?? '/tmp', 'aks-')), 'config');
-  writeFileSync(file, Buffer.from(creds.kubeconfigs![0].value!));
-  return kubectlWith(file, stack.env);
-}
-
 beforeAll(async () => {
   process.env.IDENTITY_ENDPOINT = stack.env.IDENTITY_ENDPOINT;
   process.env.IDENTITY_HEADER = stack.env.IDENTITY_HEADER;
-  east = await kubectlFor(sub1, 'rg-eastus', 'aks-eastus-1');
-  west = await kubectlFor(sub2, 'rg-westeurope', 'aks-westeurope-1');
+  east = await clusterKubectl(stack.env, 'rg-eastus', 'aks-eastus-1', sub1);
+  west = await clusterKubectl(stack.env, 'rg-westeurope', 'aks-westeurope-1', sub2);
 }, 60_000);
 
 const out = async (k: Kubectl, args: string | string[], input?: string) => {

@@ -41,8 +41,8 @@ export async function changeIdentity(env: Record<string, string>, rg: string, na
 }
 
 /** kubectl on the cluster itself, with the admin kubeconfig ARM hands out. */
-export async function clusterKubectl(env: Record<string, string>, rg: string, name: string): Promise<Kubectl> {
-  const creds = await aksClient(env).managedClusters.listClusterAdminCredentials(rg, name);
+export async function clusterKubectl(env: Record<string, string>, rg: string, name: string, subscriptionId = sub1): Promise<Kubectl> {
+  const creds = await aksClient(env, subscriptionId).managedClusters.listClusterAdminCredentials(rg, name);
   const file = join(mkdtempSync(join(process.env.FLEET_TEST_DIR ?? '/tmp', 'cluster-')), 'config');
   writeFileSync(file, Buffer.from(creds.kubeconfigs![0].value!));
   return kubectlWith(file, env);
