@@ -21,6 +21,8 @@ export interface HubConnection {
 export interface HubClient {
   /** Custom-object calls against the hub, with a token good for the next minutes. */
   objects(): Promise<CustomObjectsApi>;
+  /** A KubeConfig with a token good for the next minutes (for watches, which client-node runs from one). */
+  config(): Promise<KubeConfig>;
   /** The principal the current token is for (its `oid`), for logs. */
   principal(): string | undefined;
   /**
@@ -55,17 +57,21 @@ export function createHubClient(connection: HubConnection, now: () => number = D
   let token: AccessToken | undefined;
   let refreshAt = 0;
   let api: CustomObjectsApi | undefined;
+  let config: KubeConfig | undefined;
+  const fresh = async () => {
+    if (!token || !api || !config || now() >= refreshAt) {
+      const next = await credential.getToken(`${connection.audience}/.default`);
+      if (!next) throw new Error(`the identity returned no token for ${connection.audience}`);
+      token = next;
+      refreshAt = now() + (next.expiresOnTimestamp - now()) / 2;
+      config = hubKubeConfig(connection.server, next.token, connection.caPem);
+      api = apiClientWithTimeout(config, CustomObjectsApi, connection.requestTimeoutMs);
+    }
+    return { api, config };
+  };
   return {
-    async objects() {
-      if (!token || !api || now() >= refreshAt) {
-        const next = await credential.getToken(`${connection.audience}/.default`);
-        if (!next) throw new Error(`the identity returned no token for ${connection.audience}`);
-        token = next;
-        refreshAt = now() + (next.expiresOnTimestamp - now()) / 2;
-        api = apiClientWithTimeout(hubKubeConfig(connection.server, next.token, connection.caPem), CustomObjectsApi, connection.requestTimeoutMs);
-      }
-      return api;
-    },
+    objects: async () => (await fresh()).api,
+    config: async () => (await fresh()).config,
     principal: () => (token ? oidOf(token.token) : undefined),
     refresh() {
       token = undefined;

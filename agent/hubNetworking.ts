@@ -1,9 +1,28 @@
 // What the agent's fleet-networking controllers share: the shape of the metadata they read, the
 // 404 handling of objects that may be gone, and the member's own networking objects on the hub.
-import { ApiException, type CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiException, type CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { networkingGroup } from '../shared/hub/networking.js';
 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** What the last pass of each controller found; unset until the first pass (which always asks the hub). */
+export interface NetworkingMemory {
+  exported?: boolean;
+  imported?: boolean;
+}
+
+/** What the controllers run with: the member, its cluster, the hub (the agent's token). */
+export interface NetworkingContext {
+  memberName: string;
+  /** The member's own cluster. */
+  cluster: KubeConfig;
+  /** The hub's custom objects (the agent's token). */
+  hub: CustomObjectsApi;
+  now: () => Date;
+  log: (line: string) => void;
+  /** What the last pass found (networkingLoop.ts): a member that exports or imports nothing asks the hub nothing. */
+  memory?: NetworkingMemory;
+}
 
 /** The metadata fields the controllers read (custom objects come as plain JSON). */
 export interface Meta {

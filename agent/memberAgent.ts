@@ -10,9 +10,11 @@ import { worksResyncSeconds, worksVersionAnnotation } from '../shared/domain/age
 import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { defaultRequestTimeoutMs } from './apiClient.js';
 import type { HubClient } from './hubClient.js';
-import { syncMultiClusterServices, withdrawMultiClusterServices } from './multiClusterServices.js';
+import { withdrawMultiClusterServices } from './multiClusterServices.js';
+import { type NetworkingLoop, networkingLoop } from './networkingLoop.js';
 import { collectProperties } from './properties.js';
-import { syncServiceExports, withdrawServiceExports } from './serviceExports.js';
+import { withdrawServiceExports } from './serviceExports.js';
+import { sleep } from './sleep.js';
 import { listWorks, removeAllWorks, syncWorks, type Work } from './workApplier.js';
 
 const group = 'cluster.kubernetes-fleet.io';
@@ -34,6 +36,8 @@ export interface MemberAgentOptions {
 
 interface AgentState {
   conditions?: Condition[];
+  /** The Joined condition each of fleet-networking's agents reports (networkingAgents). */
+  networking?: Record<string, Condition[]>;
   left?: boolean;
   /** The InternalMemberCluster as the hub last returned it. */
   seen?: Imc;
@@ -50,20 +54,6 @@ type Imc = {
   status?: { agentStatus?: { type: string; conditions?: Condition[] }[] };
 };
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-
 /** Why a hub call failed, in a line (the hub's Status message when it sent one). */
 export function whyRefused(e: unknown): string {
   if (e instanceof ApiException) {
@@ -77,6 +67,30 @@ export function whyRefused(e: unknown): string {
   return (e as Error).message;
 }
 
+/**
+ * fleet-networking's two member agents, whose work this agent does (serviceExports.ts,
+ * multiClusterServices.ts): each is reported beside MemberAgent with Joined and its heartbeat, as
+ * their own binaries do, so that tools reading a MemberCluster find the three Azure Fleet has.
+ */
+const networkingAgents = ['ServiceExportImportAgent', 'MultiClusterServiceAgent'] as const;
+
+/** The InternalMemberCluster's agentStatus: MemberAgent's conditions, and the networking agents' Joined. */
+function agentStatuses(state: AgentState, at: string, joined: boolean) {
+  state.networking ??= {};
+  for (const type of networkingAgents)
+    state.networking[type] = setCondition(
+      state.networking[type],
+      joined
+        ? { type: 'Joined', status: 'True', reason: 'AgentJoined', message: 'the agent has joined the fleet' }
+        : { type: 'Joined', status: 'False', reason: 'AgentLeft', message: 'the agent has left the fleet' },
+      at,
+    );
+  return [
+    { type: 'MemberAgent', conditions: state.conditions, lastReceivedHeartbeat: at },
+    ...networkingAgents.map((type) => ({ type, conditions: state.networking?.[type], lastReceivedHeartbeat: at })),
+  ];
+}
+
 export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
   const log = o.log ?? ((line: string) => console.log(`[member-agent ${o.memberName}] ${line}`));
   const random = o.random ?? Math.random;
@@ -86,6 +100,7 @@ export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
   let lastProblem = '';
   let period = o.defaultHeartbeatSeconds ?? 15;
   const health = new Health(o.cluster);
+  const networking = networkingLoop({ memberName: o.memberName, cluster: o.cluster, hub: o.hub, log, signal: o.signal });
   while (!o.signal.aborted) {
     try {
       const hub = await o.hub.objects();
@@ -95,7 +110,10 @@ export async function runMemberAgent(o: MemberAgentOptions): Promise<void> {
       const imc =
         state.seen ?? ((await hub.getNamespacedCustomObject({ group, version, namespace, plural: 'internalmemberclusters', name: o.memberName })) as Imc);
       period = imc.spec?.heartbeatPeriodSeconds ?? period;
-      state.seen = imc.spec?.state === 'Leave' ? await leave(o, hub, namespace, state, log) : await heartbeat(o, hub, namespace, state, health, log);
+      state.seen =
+        imc.spec?.state === 'Leave'
+          ? await leave(o, hub, namespace, state, networking, log)
+          : await heartbeat(o, hub, namespace, state, health, networking, log);
       if (failures || lastProblem) log(`connected again as ${o.hub.principal() ?? 'unknown principal'} after ${failures} failed attempt(s)`);
       failures = 0;
       lastProblem = '';
@@ -124,6 +142,7 @@ async function heartbeat(
   namespace: string,
   state: AgentState,
   health: Health,
+  networking: NetworkingLoop,
   log: (line: string) => void,
 ): Promise<Imc> {
   const now = new Date();
@@ -151,7 +170,7 @@ async function heartbeat(
   );
   const status = {
     ...(properties ?? {}),
-    agentStatus: [{ type: 'MemberAgent', conditions: state.conditions, lastReceivedHeartbeat: at }],
+    agentStatus: agentStatuses(state, at, true),
   };
   const seen = (await hub.patchNamespacedCustomObjectStatus(
     { group, version, namespace, plural: 'internalmemberclusters', name: o.memberName, body: { status } },
@@ -166,21 +185,28 @@ async function heartbeat(
       state.worksListedAt = Date.now();
     }
     state.works = await syncWorks({ hub, cluster: o.cluster, namespace, now: () => timestamp(new Date()), log }, state.works);
-    // fleet-networking's member side: what this cluster exports. A failure here is logged, and the
-    // heartbeat (already written) stands.
-    const networking = { memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log };
-    await syncServiceExports(networking).catch((e) => log(`service exports: ${whyRefused(e)}`));
-    await syncMultiClusterServices(networking).catch((e) => log(`multi-cluster services: ${whyRefused(e)}`));
+    // fleet-networking's member side (also run by its watches between heartbeats). A failure
+    // there is logged, and the heartbeat (already written) stands.
+    await networking.pass();
   }
   return seen;
 }
 
-async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: string, state: AgentState, log: (line: string) => void): Promise<Imc> {
+async function leave(
+  o: MemberAgentOptions,
+  hub: CustomObjectsApi,
+  namespace: string,
+  state: AgentState,
+  networking: NetworkingLoop,
+  log: (line: string) => void,
+): Promise<Imc> {
   if (!state.left) {
-    // Exports first, as fleet-networking's agents withdraw before the member agent says it left.
-    const networking = { memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log };
-    await withdrawMultiClusterServices(networking);
-    const withdrawn = await withdrawServiceExports(networking);
+    // Exports first, as fleet-networking's agents withdraw before the member agent says it left
+    // (and no watch may export them again meanwhile).
+    await networking.pause();
+    const x = { memberName: o.memberName, cluster: o.cluster, hub, now: () => new Date(), log };
+    await withdrawMultiClusterServices(x);
+    const withdrawn = await withdrawServiceExports(x);
     const removed = await removeAllWorks({ cluster: o.cluster, namespace, now: () => timestamp(new Date()), log });
     log(`the fleet asks this member to leave: withdrew ${withdrawn} service export(s), removed what ${removed} Work(s) placed`);
   }
@@ -199,7 +225,7 @@ async function leave(o: MemberAgentOptions, hub: CustomObjectsApi, namespace: st
       namespace,
       plural: 'internalmemberclusters',
       name: o.memberName,
-      body: { status: { agentStatus: [{ type: 'MemberAgent', conditions: state.conditions, lastReceivedHeartbeat: at }] } },
+      body: { status: { agentStatus: agentStatuses(state, at, false) } },
     },
     mergePatch,
   )) as Imc;

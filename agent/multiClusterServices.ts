@@ -7,11 +7,11 @@
 // member — so this cluster's load balancer sends connections to pods of every exporting cluster.
 // The MCS shows the derived Service's address and says whether the import is found
 // (../shared/reference/networking.md §3.2, §4).
-import { ApiException, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
 import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
-import { ignoreMissing, type Meta, mergePatch, orNone } from './hubNetworking.js';
+import { ignoreMissing, type Meta, mergePatch, type NetworkingContext, orNone } from './hubNetworking.js';
 
 export const mcsFinalizer = 'networking.fleet.azure.com/service-resources-cleanup';
 const serviceImportLabel = 'networking.fleet.azure.com/service-import';
@@ -43,28 +43,55 @@ interface SliceImport {
     endpoints?: { addresses: string[] }[];
     ports?: { name?: string; protocol?: string; appProtocol?: string; port?: number }[];
     ownerServiceReference?: { namespace?: string; name?: string; namespacedName?: string };
+    endpointSliceReference?: { clusterId?: string };
   };
 }
 
-export interface ImportContext {
-  memberName: string;
-  cluster: KubeConfig;
-  hub: CustomObjectsApi;
-  now: () => Date;
-  log: (line: string) => void;
+/**
+ * What stands behind an import, for the MCS's Valid message (our addition: fleet-networking says
+ * only "found valid service import"): `4 endpoints from 2 clusters (east 2, west 2)`, clusters by
+ * member name in order.
+ */
+export function endpointsBehind(given: SliceImport[], service: string): string {
+  const per = new Map<string, number>();
+  for (const esi of given) {
+    if (esi.spec.ownerServiceReference?.namespacedName !== service) continue;
+    const cluster = esi.spec.endpointSliceReference?.clusterId ?? 'unknown';
+    per.set(cluster, (per.get(cluster) ?? 0) + (esi.spec.endpoints ?? []).length);
+  }
+  const clusters = [...per].filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const total = clusters.reduce((n, [, c]) => n + c, 0);
+  if (total === 0) return 'no endpoints yet';
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return `${plural(total, 'endpoint')} from ${plural(clusters.length, 'cluster')} (${clusters.map(([c, n]) => `${c} ${n}`).join(', ')})`;
 }
+
+export type ImportContext = NetworkingContext;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const truthy = (v: string | undefined) => v !== undefined && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v);
 
+/**
+ * What an imported slice says, in one canonical form: the client deserializes what it reads into
+ * its own key order, so a plain JSON comparison with what the hub gives differed every pass and
+ * rewrote every slice each time.
+ */
+const sliceContent = (s: V1EndpointSlice) =>
+  JSON.stringify([
+    (s.endpoints ?? []).map((e) => e.addresses),
+    (s.ports ?? []).map((p) => [p.name ?? '', p.protocol ?? 'TCP', p.port ?? 0, p.appProtocol ?? '']),
+  ]);
+
 /** The derived Service of an MCS: `<mcsNamespace>-<mcsName>` in fleet-system. */
 export const derivedServiceName = (mcs: Pick<Meta, 'namespace' | 'name'>) => `${mcs.namespace}-${mcs.name}`;
 
-/** One pass over every MultiClusterService of the member, and what the hub gives this member. */
-export async function syncMultiClusterServices(x: ImportContext): Promise<void> {
+/** One pass over every MultiClusterService of the member, and what the hub gives this member; says how many it has. */
+export async function syncMultiClusterServices(x: ImportContext): Promise<{ imports: number }> {
   const custom = apiClientWithTimeout(x.cluster, CustomObjectsApi);
   const list = await orNone(custom.listClusterCustomObject({ group: networkingGroup, version: v1alpha1, plural: 'multiclusterservices' }));
   const all = ((list as { items?: MultiClusterService[] } | undefined)?.items ?? []) as MultiClusterService[];
+  // None now and none last time: neither the hub nor fleet-system is asked (serviceExports.ts says why).
+  if (all.length === 0 && x.memory?.imported === false) return { imports: 0 };
   const hubNamespace = `fleet-member-${x.memberName}`;
   const given = (
     (await x.hub.listNamespacedCustomObject({ group: networkingGroup, version: v1alpha1, namespace: hubNamespace, plural: 'endpointsliceimports' })) as {
@@ -74,7 +101,7 @@ export async function syncMultiClusterServices(x: ImportContext): Promise<void> 
   const derived = new Map<string, string>();
   for (const mcs of all) {
     try {
-      const service = await syncOne(x, custom, mcs);
+      const service = await syncOne(x, custom, mcs, given);
       if (service) derived.set(`${mcs.metadata.namespace}/${mcs.spec?.serviceImport?.name}`, service);
     } catch (e) {
       x.log(
@@ -83,10 +110,12 @@ export async function syncMultiClusterServices(x: ImportContext): Promise<void> 
     }
   }
   await syncImportedSlices(x, given, derived);
+  if (x.memory) x.memory.imported = all.length > 0;
+  return { imports: all.length };
 }
 
 /** Brings one MCS along; returns its derived Service's name when it has one. */
-async function syncOne(x: ImportContext, custom: CustomObjectsApi, mcs: MultiClusterService): Promise<string | undefined> {
+async function syncOne(x: ImportContext, custom: CustomObjectsApi, mcs: MultiClusterService, given: SliceImport[]): Promise<string | undefined> {
   const core = apiClientWithTimeout(x.cluster, CoreV1Api);
   const { namespace, name } = mcs.metadata;
   const at = timestamp(x.now());
@@ -203,7 +232,12 @@ async function syncOne(x: ImportContext, custom: CustomObjectsApi, mcs: MultiClu
   }
   if (mcs.metadata.labels?.[derivedServiceLabel] !== derivedName) await patchMcs({ metadata: { labels: { [derivedServiceLabel]: derivedName } } });
   const service = await ensureDerivedService(core, mcs, derivedName, status);
-  await valid('True', 'FoundServiceImport', 'found valid service import', service.status?.loadBalancer ?? {});
+  await valid(
+    'True',
+    'FoundServiceImport',
+    `found valid service import: ${endpointsBehind(given, `${namespace}/${importName}`)}`,
+    service.status?.loadBalancer ?? {},
+  );
   return derivedName;
 }
 
@@ -277,7 +311,7 @@ async function syncImportedSlices(x: ImportContext, given: SliceImport[], derive
     };
     const current = byName.get(name);
     if (!current) await discovery.createNamespacedEndpointSlice({ namespace: fleetSystem, body });
-    else if (!same([current.endpoints, current.ports, current.metadata?.labels?.['kubernetes.io/service-name']], [body.endpoints, body.ports, service]))
+    else if (sliceContent(current) !== sliceContent(body) || current.metadata?.labels?.['kubernetes.io/service-name'] !== service)
       await discovery.replaceNamespacedEndpointSlice({
         namespace: fleetSystem,
         name,

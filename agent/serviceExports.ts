@@ -6,11 +6,11 @@
 // A finalizer makes a deleted ServiceExport take its InternalServiceExport with it. Level-triggered:
 // a pass reads every ServiceExport, its Service and the member's InternalServiceExports, and makes
 // them agree (../shared/reference/networking.md §1–2).
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type V1Service } from '@kubernetes/client-node';
 import { type Condition, findCondition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
-import { ignoreMissing, isMissing, type Meta, memberHubObjects, mergePatch, whyFailed } from './hubNetworking.js';
+import { ignoreMissing, isMissing, type Meta, memberHubObjects, mergePatch, type NetworkingContext, whyFailed } from './hubNetworking.js';
 import { syncSliceExports } from './sliceExports.js';
 
 export const exportFinalizer = 'networking.fleet.azure.com/svc-export-cleanup';
@@ -33,15 +33,7 @@ interface InternalServiceExport {
   status?: { conditions?: Condition[] };
 }
 
-export interface ExportContext {
-  memberName: string;
-  /** The member's own cluster. */
-  cluster: KubeConfig;
-  /** The hub's custom objects (the agent's token). */
-  hub: CustomObjectsApi;
-  now: () => Date;
-  log: (line: string) => void;
-}
+export type ExportContext = NetworkingContext;
 
 /** The weight an export asks for: absent 1; an integer in [0, 1000]; otherwise why not (fleet-networking's wording). */
 export function exportWeight(annotations: Record<string, string> | undefined): { weight: number } | { problem: string } {
@@ -69,16 +61,24 @@ async function listServiceExports(custom: CustomObjectsApi): Promise<ServiceExpo
   }
 }
 
-/** One pass: every ServiceExport of the member, and the member's InternalServiceExports on the hub. */
-export async function syncServiceExports(x: ExportContext): Promise<void> {
+/**
+ * One pass: every ServiceExport of the member, and the member's InternalServiceExports on the hub.
+ * Says how many it exports, and how many of those wait for the hub's conflict verdict.
+ */
+export async function syncServiceExports(x: ExportContext): Promise<{ exports: number; pending: number }> {
   const custom = apiClientWithTimeout(x.cluster, CustomObjectsApi);
   const core = apiClientWithTimeout(x.cluster, CoreV1Api);
   const exports = await listServiceExports(custom);
+  // Nothing to export and nothing exported last time: the hub is not asked (a heartbeat of a
+  // member without ServiceExports costs the hub no list). The first pass after a start does ask,
+  // to withdraw what was exported while the agent was away.
+  if (exports.length === 0 && x.memory?.exported === false) return { exports: 0, pending: 0 };
   const hubExports = memberHubObjects<InternalServiceExport>(x.hub, x.memberName, 'internalserviceexports');
   const internal = await hubExports.list();
   const byName = new Map(internal.map((i) => [i.metadata.name, i]));
   const wanted = new Set<string>();
   const withEndpoints = new Set<string>();
+  let pending = 0;
   for (const se of exports) {
     const name = internalExportName(se.metadata.namespace, se.metadata.name);
     const { exported, endpoints } = await syncOne(x, custom, core, se, byName.get(name)).catch((e) => {
@@ -88,10 +88,13 @@ export async function syncServiceExports(x: ExportContext): Promise<void> {
     });
     if (exported) wanted.add(name);
     if (endpoints) withEndpoints.add(`${se.metadata.namespace}/${se.metadata.name}`);
+    else if (exported) pending++;
   }
   await syncSliceExports(x, withEndpoints);
   // What no ServiceExport wants any more (its ServiceExport was deleted while the agent was away).
   await hubExports.deleteAllBut(internal, wanted);
+  if (x.memory) x.memory.exported = exports.length > 0;
+  return { exports: wanted.size, pending };
 }
 
 /** Brings one ServiceExport and its InternalServiceExport into line; true when it stays exported. */

@@ -16,6 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { type Condition, setCondition } from '../shared/hub/conditions.js';
 import { apiClientWithTimeout } from './apiClient.js';
+import { weightAnnotation } from './serviceExports.js';
 
 export const group = 'placement.kubernetes-fleet.io';
 export const version = 'v1';
@@ -132,9 +133,30 @@ function availability(o: KubernetesObject & { spec?: Record<string, unknown>; st
       message: ingress ? 'the load balancer has an address' : 'the load balancer has no address yet',
     };
   }
+  if (o.kind === 'ServiceExport' && o.apiVersion?.startsWith('networking.fleet.azure.com/')) return exportAvailability(o);
   // What KubeFleet counts as available once applied; any other kind it cannot judge ("untrackable").
   if (readyOnceApplied.has(o.kind ?? '')) return { ok: true, reason: 'ManifestAvailable', message: `a ${o.kind} is available once applied` };
   return { ok: true, reason: 'NotTrackable', message: `the availability of a ${o.kind} is not tracked; it counts as available once applied` };
+}
+
+/**
+ * A placed ServiceExport is available once it exports: Valid and not in conflict (our addition:
+ * KubeFleet cannot track it, so its placement says Available while the export is refused). Its
+ * status is written by this agent's networking controllers, so a new one is judged at a later pass.
+ */
+function exportAvailability(o: KubernetesObject & { status?: Record<string, unknown> }): { ok: boolean; reason: string; message: string } {
+  const conditions = (o.status?.conditions ?? []) as Condition[];
+  const valid = conditions.find((c) => c.type === 'Valid');
+  const conflict = conditions.find((c) => c.type === 'Conflict');
+  const no = (message: string) => ({ ok: false, reason: 'ServiceExportNotAvailable', message });
+  if (!valid) return no('the export is not checked yet');
+  if (valid.status !== 'True') return no(`the export is not valid: ${valid.message ?? valid.reason}`);
+  if (conflict?.status === 'True') return no(`the export is in conflict: ${conflict.message ?? conflict.reason}`);
+  // Weight 0 is a drain the user asked for: nothing is exported, and nothing is wrong.
+  if (o.metadata?.annotations?.[weightAnnotation]?.trim() === '0')
+    return { ok: true, reason: 'ServiceExportAvailable', message: 'the export has weight 0: drained, as asked' };
+  if (conflict?.status !== 'False') return no('the export is pending conflict resolution on the hub');
+  return { ok: true, reason: 'ServiceExportAvailable', message: 'the service is exported, valid and without conflict' };
 }
 
 export interface ApplyContext {

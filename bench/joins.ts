@@ -14,6 +14,7 @@ import { runTrusting } from '../local/trust.js';
 import { benchHeartbeats } from './heartbeats.js';
 import { benchHub } from './hubLoad.js';
 import { benchIdentityHealing } from './identityHealing.js';
+import { benchNetworking } from './networking.js';
 import { benchPlacements } from './placements.js';
 import { benchScheduler } from './scheduler.js';
 import { startBenchStack } from './stack.js';
@@ -45,6 +46,9 @@ const heartbeatSeconds = Number(process.env.BENCH_HEARTBEAT_SECONDS ?? 15);
 const heartbeatWindow = Number(process.env.BENCH_HEARTBEAT_WINDOW ?? 60);
 // The time from a cluster's identity change to its agent being accepted again, on each automatic path (0 skips it).
 const identityHealing = process.env.BENCH_IDENTITY !== '0';
+// Multi-cluster load balancing with the real agents (0 exporters skips it).
+const networkingExporters = Number(process.env.BENCH_NET_EXPORTERS ?? 100);
+const networkingImporters = Number(process.env.BENCH_NET_IMPORTERS ?? 10);
 // Placements: apply → Applied on BENCH_PLACEMENT_APPLY_MEMBERS, one change → every Work of BENCH_PLACEMENT_MEMBERS (0 skips both).
 const placementMembers = Number(process.env.BENCH_PLACEMENT_MEMBERS ?? 1000);
 const placementApplyMembers = Number(process.env.BENCH_PLACEMENT_APPLY_MEMBERS ?? 200);
@@ -350,5 +354,6 @@ await runTrusting(tls, async () => {
 
   await started.stop();
   if (identityHealing) console.log(await benchIdentityHealing());
+  if (networkingExporters) console.log(await benchNetworking({ exporters: networkingExporters, importers: networkingImporters, pods: 10, changes: 20 }));
   process.exit(0);
 });

@@ -156,7 +156,7 @@ function scaleLikeTableStorage(): void {
  * Azurite's Table service in this process. With `stateDir` its data outlives the process, a SIGKILL
  * included (see azuriteJournal.ts); without, it is in memory only.
  */
-export async function startAzuriteTables(options: { port?: number; stateDir?: string; onRequest?: () => void } = {}): Promise<AzuriteTables> {
+export async function startAzuriteTables(options: { port?: number; stateDir?: string; onRequest?: (url: string) => void } = {}): Promise<AzuriteTables> {
   scaleLikeTableStorage();
   const TableServer = require('azurite/dist/src/table/TableServer').default;
   const TableConfiguration = require('azurite/dist/src/table/TableConfiguration').default;
@@ -184,9 +184,9 @@ export async function startAzuriteTables(options: { port?: number; stateDir?: st
   await server.start();
   const journal = options.stateDir ? keepDurably(server.metadataStore, options.stateDir, { prepare: (c) => keyIndex(c as unknown as Collection) }) : undefined;
   let requests = 0;
-  server.httpServer.on('request', () => {
+  server.httpServer.on('request', (req: { url?: string }) => {
     requests++;
-    options.onRequest?.();
+    options.onRequest?.(req.url ?? '');
   });
   const endpoint = `${server.getHttpServerAddress()}/${account}`;
   return {
@@ -205,7 +205,8 @@ export async function startAzuriteTables(options: { port?: number; stateDir?: st
 export async function startAzuriteTablesThread(
   options: { port?: number; stateDir?: string; load?: ThreadLoad } = {},
 ): Promise<AzuriteTables & { counters: SharedArrayBuffer }> {
-  const counters = new SharedArrayBuffer(4);
+  // [all requests, requests to a hub's table (the bench tells the hub's cost from the simulated clusters')]
+  const counters = new SharedArrayBuffer(8);
   const thread = await startOnThread<{ endpoint: string; connectionString: string }>(new URL('./azuriteThread.js', import.meta.url), {
     port: options.port ?? 0,
     stateDir: options.stateDir,

@@ -13,6 +13,7 @@ import type { AccessPolicy } from './domain/access.js';
 import type { CredentialExec } from './domain/kubeconfig.js';
 import { defaultWatch, type WatchSettings } from './hub/api.js';
 import type { HubDirectory, HubStore } from './hub/store.js';
+import { wakingWatches } from './hub/watchPolls.js';
 
 export interface Runtime {
   app: AppDeps;
@@ -70,7 +71,8 @@ async function buildRuntime(env: NodeJS.ProcessEnv): Promise<Runtime> {
   const store = createTableStore(tables);
   const claims = createClusterClaims(tables);
   const hubDirectory = createHubDirectory(tables);
-  const hubStore = createHubTableStore(tables);
+  // Writes wake this host's watches of what they wrote (watchPolls.ts).
+  const hubStore = wakingWatches(createHubTableStore(tables));
   // In Azure, infra/ creates the tables and the app's role (Table Data Contributor) is for rows;
   // against a connection string (Azurite, a developer's account) the app creates them itself.
   if ('connectionString' in tables) await Promise.all([store.ensureTables(), claims.ensureTables(), hubDirectory.ensureTable()]);

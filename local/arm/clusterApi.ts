@@ -10,12 +10,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { createHubTableStore } from '../../shared/azure/hubTableStore.js';
-import { type HubCall, handleHubCall } from '../../shared/hub/api.js';
+import { defaultWatch, type HubCall, handleHubCall } from '../../shared/hub/api.js';
 import { clusterTypes, crdType, type KubeObject } from '../../shared/hub/kinds.js';
 import { memberNetworkingCrds } from '../../shared/hub/networking.js';
 import { HubObjects } from '../../shared/hub/objects.js';
 import { HubError, statusBody } from '../../shared/hub/status.js';
 import type { HubRef } from '../../shared/hub/store.js';
+import { wakingWatches } from '../../shared/hub/watchPolls.js';
 import { createDataPlane } from '../dataplane/dataPlane.js';
 import { createController, reconcileWorkload, workloadKinds } from './clusterController.js';
 import type { Issuer } from './tokens.js';
@@ -87,8 +88,11 @@ function namespacedPath(path: string[]): { namespace: string; plural: string } |
 }
 
 export function createClusterApis(options: { world: World; issuer: Issuer; tablesConnectionString: string; caPem: string; base: () => string }) {
-  const store = createHubTableStore({ connectionString: options.tablesConnectionString });
-  const deps = { store, now: () => new Date(), kinds: clusterTypes };
+  // Every write to a simulated cluster comes through this process, and wakes its watches at once
+  // (watchPolls.ts): so a watch that sees nothing polls every 5 s, not every second — a cluster's
+  // API server costs the stack little while its agent watches it (agent/networkingLoop.ts).
+  const store = wakingWatches(createHubTableStore({ connectionString: options.tablesConnectionString }));
+  const deps = { store, now: () => new Date(), kinds: clusterTypes, watch: { ...defaultWatch, pollMs: 5000 } };
   const hubOf = (c: SimCluster): HubRef => ({ name: c.name, table: c.api!.table });
   const nodesOf = (c: SimCluster) =>
     (c.agentPoolProfiles ?? defaultAgentPools).flatMap((pool) => Array.from({ length: pool.count }, (_, i) => nodeObject(c, pool, i).metadata.name!));

@@ -18,6 +18,7 @@ const arm = await startArmEmulator({
   eventGridWebhook: workerData.eventGridWebhook,
   stats: () => ({
     tableRequests: Atomics.load(tables, 0),
+    hubTableRequests: Atomics.load(tables, 1),
     serviceBus: { received: Atomics.load(bus, 0), duplicates: Atomics.load(bus, 1), delivered: Atomics.load(bus, 2) },
     // Event-loop active ms per thread (published every 100 ms), and the whole process's CPU time.
     loopActiveMs: readLoad(workerData.load.buffer),

@@ -23,7 +23,7 @@ import { HubObjects, keyOf, resourceKey } from '../hub/objects.js';
 import { HubError } from '../hub/status.js';
 import { type HubRef, HubWriteConflict, type StoredObject } from '../hub/store.js';
 import type { AppDeps } from './context.js';
-import { internalMemberClusterType, memberClusterType, memberNamespace, memberOfNamespace } from './memberClusters.js';
+import { internalMemberClusterType, memberClusterType, memberNamespace, memberOfNamespace, recordedIdentityAnnotation } from './memberClusters.js';
 import { missedHeartbeats } from './memberHealth.js';
 import { memberChanges, onMemberChange } from './placementTriggers.js';
 
@@ -50,9 +50,12 @@ export type CallerKind = { kind: 'user' } | { kind: 'agent'; member: string; mem
 /**
  * Agents recently found to be who their member records, by hub table and member: an agent makes
  * two requests a heartbeat, and reading the MemberCluster for each was two of a heartbeat's six
- * storage requests. Only a match is remembered, for a minute: a principal the member does not
- * record is always checked against storage (so a fleet that learnt a new identity accepts it at
- * once), and an identity the fleet stopped recording is refused within a minute.
+ * storage requests (and, at 10,000 members, re-reading each once a minute was a quarter of a
+ * request a heartbeat). Only a match is remembered, for 10 minutes: a principal the member does
+ * not record is always checked against storage (so a fleet that learnt a new identity accepts it
+ * at once), and an identity the fleet stopped recording is forgotten at its next heartbeat, whose
+ * InternalMemberCluster names the identity recorded (recordedIdentityAnnotation), and refused
+ * from the one after.
  */
 const knownAgents = new Map<string, { principal: string; at: number; accepted: boolean }>();
 
@@ -61,7 +64,7 @@ const shows = (mc: StoredObject, principal: string) => {
   const c = ((mc.object.status ?? {}) as MemberStatus).conditions?.find((x) => x.type === identityCondition);
   return c?.status === 'True' && (c.message ?? '').toLowerCase().includes(principal.toLowerCase());
 };
-const knownAgentMs = 60_000;
+const knownAgentMs = 10 * 60_000;
 
 const fleetOf = fleetRefOfId;
 
@@ -331,12 +334,20 @@ export async function agentReported(
 ): Promise<void> {
   const period = Number((after.spec as { heartbeatPeriodSeconds?: number } | undefined)?.heartbeatPeriodSeconds ?? deps.heartbeatPeriodSeconds);
   const last = heartbeatOf(before);
-  const silent = !last || deps.now().getTime() - Date.parse(last) > (missedHeartbeats - 1) * period * 1000;
+  // Silent as long as the health sweep waits before it marks a member Unknown: it can only have
+  // marked this one if the gap was longer (it reads the heartbeat again just before it marks:
+  // memberHealth.ts). A margin here cost dearly: when the hub falls behind (a wave of first
+  // reports), heartbeats that wait in its queue arrive more than two periods apart, each then
+  // rewrote its MemberCluster, and the extra requests kept the hub behind.
+  const silent = !last || deps.now().getTime() - Date.parse(last) > missedHeartbeats * period * 1000;
   if (who.memberCluster || !who.accepted || silent || !sameReport(before?.status ?? {}, after.status ?? {})) {
     await copyAgentStatus(deps, hub, fleetArmId, who.member, who.principal, after, who.memberCluster);
     const known = knownAgents.get(`${hub.table}\n${who.member}`);
     if (known?.principal === who.principal.toLowerCase()) known.accepted = true;
   }
+  // The fleet records another identity now: this caller is checked against storage next time.
+  const recorded = after.metadata.annotations?.[recordedIdentityAnnotation];
+  if (recorded && recorded.toLowerCase() !== who.principal.toLowerCase()) knownAgents.delete(`${hub.table}\n${who.member}`);
   await agentAcknowledgedLeave(deps, fleetArmId, who.member, after);
 }
 

@@ -16,6 +16,9 @@ import { memberChanges, onMemberChange } from './placementTriggers.js';
 export const memberClusterType = builtInTypes.find((t) => t.kind === 'MemberCluster')!;
 export const internalMemberClusterType = builtInTypes.find((t) => t.kind === 'InternalMemberCluster')!;
 export const memberNamespace = (member: string) => `fleet-member-${member}`;
+
+/** On an InternalMemberCluster: the principal the fleet records for the member's agent. */
+export const recordedIdentityAnnotation = 'fleet.azure.com/member-identity';
 /** The member a `fleet-member-<name>` namespace belongs to, if it is one. */
 export const memberOfNamespace = (ns: string | undefined) => (ns?.startsWith('fleet-member-') ? ns.slice('fleet-member-'.length) : undefined);
 const manager = 'fleet-manager';
@@ -77,13 +80,21 @@ export async function mirrorMember(deps: AppDeps, fleet: FleetRecord, member: Me
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'fleet.azure.com/member': name } } },
     (c) => c,
   );
+  // The identity the fleet records, on the object each heartbeat writes: a heartbeat's answer says
+  // when the fleet stopped accepting the caller (memberAgents.ts agentReported), so the hub's
+  // memory of accepted agents can be long without an old identity outliving a change.
+  const imcAnnotations = { [recordedIdentityAnnotation]: member.joined.principalId };
   const imc: KubeObject = {
     apiVersion: 'cluster.kubernetes-fleet.io/v1',
     kind: 'InternalMemberCluster',
-    metadata: { name, namespace: ns },
+    metadata: { name, namespace: ns, annotations: imcAnnotations },
     spec: { state: 'Join', heartbeatPeriodSeconds },
   };
-  await converge(objects, internalMemberClusterType, ns, imc, (c) => ({ ...c, spec: { ...(c.spec as object), state: 'Join', heartbeatPeriodSeconds } }));
+  await converge(objects, internalMemberClusterType, ns, imc, (c) => ({
+    ...c,
+    metadata: { ...c.metadata, annotations: { ...(c.metadata.annotations ?? {}), ...imcAnnotations } },
+    spec: { ...(c.spec as object), state: 'Join', heartbeatPeriodSeconds },
+  }));
   const labels = { ...fleetLabels(member), ...(member.labels ?? {}) };
   const identity = { kind: 'User', name: member.joined.principalId, apiGroup: 'rbac.authorization.k8s.io' };
   const annotations = { 'fleet.azure.com/cluster-resource-id': member.clusterResourceId };

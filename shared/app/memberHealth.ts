@@ -5,11 +5,11 @@
 // reads those, one range query per hub; a report after the silence makes the member Healthy again.
 import { setCondition, timestamp } from '../hub/conditions.js';
 import type { KubeObject } from '../hub/kinds.js';
-import { resourceKey } from '../hub/objects.js';
+import { keyOf, resourceKey } from '../hub/objects.js';
 import { HubGone, type HubRef, type ListScope } from '../hub/store.js';
 import type { AppDeps } from './context.js';
 import { type MemberStatus, updateMemberClusterStatus } from './memberAgents.js';
-import { internalMemberClusterType, memberClusterType } from './memberClusters.js';
+import { internalMemberClusterType, memberClusterType, memberNamespace } from './memberClusters.js';
 
 export const missedHeartbeats = 3;
 
@@ -57,6 +57,13 @@ async function sweepHub(deps: AppDeps, hub: HubRef, reported: Map<string, string
       };
       if (heardFrom(status, s.object)) continue;
       if (status.conditions?.some((c) => c.type === 'Healthy' && c.status === 'Unknown')) continue;
+      // The heartbeats were listed at the start of the sweep: one that came since keeps the member
+      // healthy (the agent's report copies the MemberCluster only after a silence this long:
+      // memberAgents.ts agentReported), so it is read again, for the few about to be marked.
+      const latest = await deps.hubStore.get(hub, keyOf(internalMemberClusterType, memberNamespace(member), member));
+      const beat = ((latest?.object.status ?? {}) as MemberStatus).agentStatus?.find((a) => a.type === 'MemberAgent')?.lastReceivedHeartbeat;
+      if (beat) reported.set(member, beat);
+      if (heardFrom(status, s.object)) continue;
       const message = agent
         ? `The member agent has not reported since ${lastSeen} (${missedHeartbeats} heartbeats of ${period} s missed): it is stopped, or cannot reach the hub.`
         : `The member agent has not reported since the member joined (${lastSeen}): it is not installed, or cannot reach the hub.`;

@@ -9,15 +9,20 @@ import type { Manifest } from '../domain/placement/overrides.js';
 import { matchesSelector } from '../domain/placement/selectors.js';
 import type { ResourceSelector } from '../domain/placement/spec.js';
 import { groupVersion, type KubeObject, type ResourceType } from '../hub/kinds.js';
+import { networkingGroup, stagedNetworkingKinds } from '../hub/networking.js';
 import { type HubObjects, resourceKey } from '../hub/objects.js';
 
 const hubOnlyGroups = new Set(['cluster.kubernetes-fleet.io', 'placement.kubernetes-fleet.io', 'networking.fleet.azure.com']);
 const hubOnlyKinds = new Set(['Event', 'ResourceOverride']);
 const reservedNamespace = (name: string) => name.startsWith('kube-') || name.startsWith('fleet-');
 
+/** A kind that never leaves the hub (the fleet's own; of the networking kinds, all but those staged for members). */
+const hubOnly = (t: Pick<ResourceType, 'group' | 'kind'>) =>
+  (hubOnlyGroups.has(t.group) && !(t.group === networkingGroup && stagedNetworkingKinds.has(t.kind))) || hubOnlyKinds.has(t.kind);
+
 /** Whether an object of this type may go to members at all. */
 export function propagatable(t: ResourceType, o: KubeObject): boolean {
-  if (hubOnlyGroups.has(t.group) || hubOnlyKinds.has(t.kind)) return false;
+  if (hubOnly(t)) return false;
   const ns = t.kind === 'Namespace' ? o.metadata.name : o.metadata.namespace;
   if (ns && reservedNamespace(ns)) return false;
   if (t.kind === 'Secret' && o.type === 'kubernetes.io/service-account-token') return false;
@@ -109,9 +114,7 @@ export async function selectResources(objects: HubObjects, selectors: ResourceSe
     if (t.kind !== 'Namespace' || s.selectionScope === 'NamespaceOnly') continue;
     const keys = new Set<string>();
     // One type per stored resource (a CRD serves one per version, stored once).
-    const inside = types.filter(
-      (x) => x.namespaced && !hubOnlyGroups.has(x.group) && !hubOnlyKinds.has(x.kind) && !keys.has(resourceKey(x)) && keys.add(resourceKey(x)),
-    );
+    const inside = types.filter((x) => x.namespaced && !hubOnly(x) && !keys.has(resourceKey(x)) && keys.add(resourceKey(x)));
     for (const ns of picked.filter((o) => propagatable(t, o))) {
       for (const x of inside) for (const { object } of await objects.listAll(x, ns.metadata.name)) add(x, object);
     }

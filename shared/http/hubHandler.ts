@@ -16,7 +16,7 @@ import { ArmError } from '../domain/errors.js';
 import { authorizeHub, type HubAction } from '../hub/access.js';
 import { decodeRequestBody, type HubCall, type HubResult, handleHubCall, targetOf, watchKeepAlive } from '../hub/api.js';
 import type { KubeObject } from '../hub/kinds.js';
-import { hubNetworkingTypes, networkingGroup } from '../hub/networking.js';
+import { hubNetworkingTypes, networkingGroup, stagedNetworkingKinds } from '../hub/networking.js';
 import { HubObjects } from '../hub/objects.js';
 import { HubError, statusBody } from '../hub/status.js';
 import { HubGone, type HubRef } from '../hub/store.js';
@@ -127,7 +127,8 @@ async function askPlacements(
   const fleet = fleetRefOfId(fleetArmId);
   const [plural, subresource] = action.plural.split('/');
   // An export, an exported slice or an import written (by its agent, or by hand): its service's import follows.
-  const exported = action.group === networkingGroup && !subresource ? hubNetworkingTypes.find((t) => t.plural === plural) : undefined;
+  const exported =
+    action.group === networkingGroup && !subresource ? hubNetworkingTypes.find((t) => t.plural === plural && !stagedNetworkingKinds.has(t.kind)) : undefined;
   if (exported) {
     // (A delete answers with a Status: the object it deleted says which service.)
     const service = serviceOf(exported.kind, body?.kind === 'Status' ? previous : body);

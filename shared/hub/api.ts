@@ -23,7 +23,7 @@ import { decodeKubernetesProtobuf, protobufContentType } from './protobuf/decode
 import { badRequest, HubError, invalid, methodNotAllowed, notFound, routeNotFound } from './status.js';
 import { BadContinueToken, type HubRef, type StoredObject } from './store.js';
 import { type IncludeObject, rowOf, toTable, wantsTable } from './table.js';
-import { nextChanges } from './watchPolls.js';
+import { nextChanges, watchScopeKey } from './watchPolls.js';
 
 export interface HubCall {
   hub: HubRef;
@@ -538,7 +538,7 @@ async function* watchEvents(
   // What the watch reads each poll, shared with the host's other watches of the same rows (watchPolls.ts).
   const pointRead = single !== undefined && (!t.namespaced || namespace !== undefined);
   const scope = { resource: resourceKey(t), namespace: t.namespaced ? namespace : '' };
-  const scopeKey = JSON.stringify([objects.hub.table, scope.resource, scope.namespace ?? '', pointRead ? single : null]);
+  const scopeKey = watchScopeKey(objects.hub.table, scope.resource, scope.namespace ?? '', pointRead ? single! : null);
   const fetch = async (from: string): Promise<StoredObject[]> => {
     if (!pointRead) return objects.deps.store.changes(objects.hub, scope, from);
     const s = await objects.deps.store.get(objects.hub, keyOf(t, namespace, single!));

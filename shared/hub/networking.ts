@@ -222,8 +222,15 @@ export const memberNetworkingCrds: readonly KubeObject[] = [
   serviceImport,
 ];
 
+/**
+ * The member kinds a hub serves as well, only stored there: a ServiceExport or MultiClusterService
+ * staged on the hub goes to members with a placement, as Azure Fleet's how-tos do it.
+ */
+export const stagedNetworkingKinds: ReadonlySet<string> = new Set(['ServiceExport', 'MultiClusterService']);
+
 /** What the hub serves of them. */
 export const hubNetworkingCrds: readonly KubeObject[] = [
+  ...memberNetworkingCrds.filter((c) => stagedNetworkingKinds.has((c.spec as { names: { kind: string } }).names.kind)),
   serviceImport,
   crd(
     'InternalServiceExport',

@@ -5,7 +5,10 @@
 // query a poll period for all of them, from the oldest version any of them still needs, and hands
 // each the rows, which it filters by what it has sent (a superset is safe: a watch skips what it
 // has seen). Cost grows with the scopes being watched, not with the watchers.
-import type { StoredObject } from './store.js';
+//
+// A write made on the same host wakes the watches of its rows at once (wakingWatches): their poll
+// runs now rather than at the end of its period. Writes on other hosts are seen at the next poll.
+import type { HubRef, HubStore, ObjectKey, StoredObject } from './store.js';
 
 interface Waiter {
   from: string;
@@ -18,6 +21,55 @@ interface Scope {
   timer?: NodeJS.Timeout;
   /** When the last poll started (ms): the next starts a period after it. */
   lastAt: number;
+  fetch?: (from: string) => Promise<StoredObject[]>;
+  /** A write came while a poll ran (it may have missed the write): the next poll is at once. */
+  woken?: boolean;
+}
+
+/** How long a woken poll waits, gathering the writes of one burst into one poll. */
+const wakeDelayMs = 20;
+
+/** The key of a watch scope: a hub's table, one kind, one namespace ('' for all, or cluster-scoped), one name or none. */
+export function watchScopeKey(table: string, resource: string, namespace: string, name: string | null): string {
+  return JSON.stringify([table, resource, namespace, name]);
+}
+
+/** A write on this host: the watches that may see it poll now. */
+export function wakeWatches(table: string, key: ObjectKey): void {
+  for (const k of new Set([
+    watchScopeKey(table, key.resource, key.namespace, null),
+    watchScopeKey(table, key.resource, '', null),
+    watchScopeKey(table, key.resource, key.namespace, key.name),
+  ])) {
+    const s = scopes.get(k);
+    if (!s || s.waiters.length === 0 || !s.fetch) {
+      if (s) s.woken = true;
+      continue;
+    }
+    if (!s.timer) {
+      s.woken = true;
+      continue;
+    }
+    clearTimeout(s.timer);
+    const fetch = s.fetch;
+    s.timer = setTimeout(() => void run(k, fetch), wakeDelayMs);
+  }
+}
+
+/** `store`, whose writes wake this host's watches of what they wrote. */
+export function wakingWatches(store: HubStore): HubStore {
+  return {
+    ...store,
+    async put(hub: HubRef, key: ObjectKey, object, options) {
+      const rv = await store.put(hub, key, object, options);
+      wakeWatches(hub.table, key);
+      return rv;
+    },
+    async tombstone(hub: HubRef, key: ObjectKey, object, previous) {
+      await store.tombstone(hub, key, object, previous);
+      wakeWatches(hub.table, key);
+    },
+  };
 }
 
 const scopes = new Map<string, Scope>();
@@ -82,6 +134,11 @@ export function nextChanges(
       },
       { once: true },
     );
-    s.timer ??= setTimeout(() => void run(key, fetch), Math.max(0, s.lastAt + pollMs - Date.now()));
+    s.fetch = fetch;
+    if (!s.timer) {
+      const delay = s.woken ? wakeDelayMs : Math.max(0, s.lastAt + pollMs - Date.now());
+      s.woken = false;
+      s.timer = setTimeout(() => void run(key, fetch), delay);
+    }
   });
 }

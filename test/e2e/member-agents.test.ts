@@ -58,6 +58,12 @@ it('runs an agent per member that joins, heartbeats and reports its cluster, sho
     ['Joined', 'True'],
     ['Healthy', 'True'],
   ]);
+  // fleet-networking's two agents, whose work the member agent does, report beside it as in Azure Fleet.
+  expect(mc.status!.agentStatus!.map((a) => [a.type, a.conditions.find((c) => c.type === 'Joined')?.status])).toEqual([
+    ['MemberAgent', 'True'],
+    ['ServiceExportImportAgent', 'True'],
+    ['MultiClusterServiceAgent', 'True'],
+  ]);
   // Two Standard_D2s_v3 nodes: 2 vCPU and 8 GiB each, less what AKS reserves.
   expect(mc.status!.properties!['kubernetes-fleet.io/node-count'].value).toBe('2');
   expect(mc.status!.properties!['resources.kubernetes-fleet.io/total-cpu'].value).toBe('4000m');

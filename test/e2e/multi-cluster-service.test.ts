@@ -3,7 +3,7 @@
 // one of them, and real HTTP requests to its EXTERNAL-IP answered by pods of both clusters. Then a
 // cluster scaled to 0, and the MultiClusterService deleted. Through the real kubectl and fetch.
 import { beforeAll, expect, it } from 'vitest';
-import { aks, fast, sub1 } from '../support/clients.js';
+import { aks, fast, fleetClient, sub1 } from '../support/clients.js';
 import { fleetWithHub, type Kubectl } from '../support/kubectl.js';
 import { aksClient, clusterKubectl, getJson, joinFleet, untilJoined } from '../support/members.js';
 import { useStack } from '../support/stackProcess.js';
@@ -94,6 +94,13 @@ it('puts one load balancer in front of the pods of both clusters', async () => {
   await until(async () => (await externalIp()) !== '', { within: 30_000, what: 'the MultiClusterService to get an EXTERNAL-IP' });
   const table = await ok(east, 'get mcs kuard -n kuard-demo');
   expect(table).toMatch(/^NAME\s+SERVICE-IMPORT\s+EXTERNAL-IP\s+IS-VALID\s+AGE\nkuard\s+kuard\s+127\.192\.\d+\.\d+\s+True\s+\d+s/);
+  // What stands behind it, in the Valid message (our addition), once both clusters' endpoints are in.
+  await until(
+    async () =>
+      (await ok(east, 'get mcs kuard -n kuard-demo -o jsonpath={.status.conditions[?(@.type=="Valid")].message}')).trim() ===
+      'found valid service import: 4 endpoints from 2 clusters (east 2, west 2)',
+    { within: 30_000, what: 'the MultiClusterService to say 4 endpoints from 2 clusters' },
+  );
   // The derived Service, as fleet-networking names and labels it.
   const derived = await getJson<{ metadata: { labels: Record<string, string> }; spec: { type: string; selector?: unknown } }>(
     east,
@@ -133,6 +140,77 @@ it('withdraws a cluster whose agent stops reporting, and restores it when it rep
   await until(async () => (await answers(ip, 20)).every((a) => a.startsWith('aks-east/')), { within: 60_000, what: 'east alone to answer' });
   await client.managedClusters.beginCreateOrUpdateAndWait(rg, 'aks-west', { ...cluster, tags: {} }, fast);
   await until(async () => (await answers(ip, 20)).some((a) => a.startsWith('aks-west/')), { within: 60_000, what: 'west to answer again' });
+});
+
+it('lets no pod of a cluster whose export is in conflict answer, and names the cluster that won', async () => {
+  const ip = await externalIp();
+  await addMember('north', 'northeurope');
+  await untilJoined(hub, 'north');
+  const north = members.get('north')!;
+  await ok(north, 'create namespace kuard-demo');
+  // The same Service name, another port: the oldest export (east's or west's) keeps the import.
+  await ok(north, 'apply -f -', app(2).replace('ports: [{port: 8080, targetPort: 8080}]', 'ports: [{port: 9090, targetPort: 8080}]'));
+  const conflict = await until(
+    async () => {
+      const se = await getJson<{ status?: { conditions?: { type: string; status: string; message: string }[] } }>(north, 'get svcexport kuard -n kuard-demo');
+      const c = se.status?.conditions?.find((x) => x.type === 'Conflict');
+      return c?.status === 'True' && c;
+    },
+    { within: 30_000, what: "north's export to be in conflict" },
+  );
+  expect(conflict.message).toMatch(/cluster (east|west) exported it first .*port/);
+  expect((await ok(north, 'get svcexport kuard -n kuard-demo')).split('\n')[1]).toMatch(/^kuard\s+True\s+True\s/);
+  const who = await answers(ip, 40);
+  expect(who.filter((a) => a.startsWith('aks-north/'))).toEqual([]);
+  expect(new Set(who.map((a) => a.split('/')[0]))).toEqual(new Set(['aks-east', 'aks-west']));
+  await ok(north, 'delete svcexport kuard -n kuard-demo');
+});
+
+it('drains a cluster at weight 0 and when its export is deleted, and takes it back after each', async () => {
+  const west = members.get('west')!;
+  const ip = await externalIp();
+  const onlyEast = async (what: string) => until(async () => (await answers(ip, 20)).every((a) => a.startsWith('aks-east/')), { within: 30_000, what });
+  const westBack = async (what: string) => until(async () => (await answers(ip, 20)).some((a) => a.startsWith('aks-west/')), { within: 30_000, what });
+  await ok(west, 'annotate svcexport kuard -n kuard-demo networking.fleet.azure.com/weight=0');
+  await onlyEast('east alone to answer at weight 0');
+  await ok(west, 'annotate svcexport kuard -n kuard-demo networking.fleet.azure.com/weight-');
+  await westBack('west to answer at weight 1');
+  await ok(west, 'delete svcexport kuard -n kuard-demo');
+  await onlyEast('east alone to answer once west unexported');
+  await ok(west, 'apply -f -', app(2));
+  await westBack('west to answer once exported again');
+});
+
+it('gives a second importer its own address, and says Unknown for an MCS naming nothing exported', async () => {
+  const west = members.get('west')!;
+  await ok(west, 'apply -f -', mcs);
+  const westIp = await until(async () => (await ok(west, 'get mcs kuard -n kuard-demo -o jsonpath={.status.loadBalancer.ingress[0].ip}')).trim() || false, {
+    within: 30_000,
+    what: "west's MultiClusterService to get an EXTERNAL-IP",
+  });
+  expect(westIp).not.toBe(await externalIp());
+  await until(async () => new Set((await answers(westIp, 20)).map((a) => a.split('/')[0])).size === 2, {
+    within: 30_000,
+    what: "answers from both clusters through west's address",
+  });
+  await ok(west, 'delete mcs kuard -n kuard-demo');
+  await ok(west, 'apply -f -', mcs.replace('name: kuard, namespace', 'name: nothing, namespace').replace('{name: kuard}', '{name: nothing-exported}'));
+  const valid = await until(
+    async () => {
+      const m = await getJson<{ status?: { conditions?: { type: string; status: string; reason: string }[] } }>(west, 'get mcs nothing -n kuard-demo');
+      return m.status?.conditions?.find((c) => c.type === 'Valid');
+    },
+    { within: 30_000, what: 'the MultiClusterService naming nothing to get a Valid condition' },
+  );
+  expect([valid.status, valid.reason]).toEqual(['Unknown', 'UnknownServiceImport']);
+  expect((await ok(west, 'get mcs nothing -n kuard-demo')).split('\n')[1]).toMatch(/^nothing\s+nothing-exported\s+Unknown\s/);
+  await ok(west, 'delete mcs nothing -n kuard-demo');
+});
+
+it('withdraws a member that leaves the fleet from the load balancer', async () => {
+  const ip = await externalIp();
+  await fleetClient(stack.env).fleetMembers.delete(rg, 'fleet', 'west', fast);
+  await until(async () => (await answers(ip, 20)).every((a) => a.startsWith('aks-east/')), { within: 30_000, what: 'east alone to answer once west left' });
 });
 
 it('takes the derived Service and its address away with the MultiClusterService', async () => {

@@ -1,7 +1,13 @@
 // Reading the README and the walkthroughs as test/e2e/walkthroughs.test.ts runs them: their ```sh
 // steps, and the lines each says it prints.
 
-export const pages = ['README.md', 'docs/walkthrough-hub.md', 'docs/walkthrough-identity.md', 'docs/walkthrough-placements.md'];
+export const pages = [
+  'README.md',
+  'docs/walkthrough-hub.md',
+  'docs/walkthrough-identity.md',
+  'docs/walkthrough-placements.md',
+  'docs/walkthrough-load-balancing.md',
+];
 
 interface Step {
   page: string;
