@@ -1,6 +1,7 @@
 // What the agent's fleet-networking controllers share: the shape of the metadata they read, the
 // 404 handling of objects that may be gone, and the member's own networking objects on the hub.
 import { ApiException, type CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -80,5 +81,35 @@ export function memberHubObjects<T extends { metadata: { name: string } }>(hub: 
         }
       return gone;
     },
+  };
+}
+
+/** A time the client may have parsed into a Date, as the API's RFC 3339 string. */
+export const iso = (t: string | Date | undefined): string | undefined => (t instanceof Date ? timestamp(t) : t);
+
+/**
+ * fleet-networking's ExportedObjectReference: the member's object an export or import stands for,
+ * naming the member as its cluster (the hub refuses one naming another: memberAgents.ts).
+ */
+export function exportedReference(
+  member: string,
+  apiVersion: string,
+  kind: string,
+  o: { metadata?: { namespace?: string; name?: string; resourceVersion?: string; generation?: number; uid?: string; creationTimestamp?: string | Date } },
+  since: string | Date | undefined,
+) {
+  const namespace = o.metadata?.namespace ?? '';
+  const name = o.metadata?.name ?? '';
+  return {
+    clusterId: member,
+    apiVersion,
+    kind,
+    namespace,
+    name,
+    resourceVersion: o.metadata?.resourceVersion ?? '',
+    generation: o.metadata?.generation ?? 0,
+    uid: o.metadata?.uid ?? '',
+    namespacedName: `${namespace}/${name}`,
+    exportedSince: iso(since) ?? timestamp(new Date()),
   };
 }

@@ -11,7 +11,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Endpo
 import { type Condition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
-import { ignoreMissing, type Meta, mergePatch, type NetworkingContext, orNone } from './hubNetworking.js';
+import { exportedReference, ignoreMissing, type Meta, mergePatch, type NetworkingContext, orNone } from './hubNetworking.js';
 
 export const mcsFinalizer = 'networking.fleet.azure.com/service-resources-cleanup';
 const serviceImportLabel = 'networking.fleet.azure.com/service-import';
@@ -198,18 +198,15 @@ async function syncOne(x: ImportContext, custom: CustomObjectsApi, mcs: MultiClu
 
   // The hub's InternalServiceImport, and what the hub resolved, copied onto the local ServiceImport.
   const theirs = (await orNone(x.hub.getNamespacedCustomObject(isi))) as { status?: ImportStatus } | undefined;
-  const reference = {
-    clusterId: x.memberName,
-    apiVersion: `${networkingGroup}/${v1alpha1}`,
-    kind: 'ServiceImport',
-    namespace,
-    name: importName,
-    resourceVersion: local?.metadata.resourceVersion ?? '',
-    generation: local?.metadata.generation ?? 0,
-    uid: local?.metadata.uid ?? '',
-    namespacedName: `${namespace}/${importName}`,
-    exportedSince: (local?.metadata.creationTimestamp instanceof Date ? timestamp(local.metadata.creationTimestamp) : local?.metadata.creationTimestamp) ?? at,
-  };
+  // The local ServiceImport, named for the MCS's import even before it exists (its time then is now).
+  const reference = exportedReference(
+    x.memberName,
+    `${networkingGroup}/${v1alpha1}`,
+    'ServiceImport',
+    { ...local, metadata: { ...local?.metadata, namespace, name: importName } },
+    local?.metadata.creationTimestamp ?? at,
+  );
+
   if (!theirs)
     await x.hub.createNamespacedCustomObject({
       ...isi,
@@ -274,12 +271,11 @@ async function ensureDerivedService(core: CoreV1Api, mcs: MultiClusterService, n
         metadata: { labels, annotations: annotations ?? { [azureInternalLb]: null } },
         spec: {
           type: 'LoadBalancer',
-          ports: ports.map((p) => ({
-            ...p,
-            ...(current.spec?.ports?.find((c) => c.port === p.port)?.nodePort
-              ? { nodePort: current.spec?.ports?.find((c) => c.port === p.port)?.nodePort }
-              : {}),
-          })),
+          // A port keeps the node port the cluster gave it (a merge patch of the list replaces it).
+          ports: ports.map((p) => {
+            const nodePort = current.spec?.ports?.find((c) => c.port === p.port)?.nodePort;
+            return { ...p, ...(nodePort ? { nodePort } : {}) };
+          }),
         },
       },
     },

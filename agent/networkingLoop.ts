@@ -135,13 +135,13 @@ export function networkingLoop(o: NetworkingLoopOptions): NetworkingLoop {
   }
 
   async function watchOnce(target: WatchTarget, stop: AbortSignal): Promise<'ended' | 'failed'> {
+    let request: AbortController | undefined;
+    const onStop = () => request?.abort();
+    stop.addEventListener('abort', onStop);
+    o.signal.addEventListener('abort', onStop);
     try {
       const config = target.on === 'member' ? o.cluster : await o.hub.config();
       return await new Promise<'ended' | 'failed'>((resolve) => {
-        let request: AbortController | undefined;
-        const onStop = () => request?.abort();
-        stop.addEventListener('abort', onStop, { once: true });
-        o.signal.addEventListener('abort', onStop, { once: true });
         new Watch(config)
           .watch(
             target.path,
@@ -149,11 +149,7 @@ export function networkingLoop(o: NetworkingLoopOptions): NetworkingLoop {
             (phase) => {
               if (phase !== 'BOOKMARK') kick();
             },
-            (err) => {
-              stop.removeEventListener('abort', onStop);
-              o.signal.removeEventListener('abort', onStop);
-              resolve(err && !stop.aborted ? 'failed' : 'ended');
-            },
+            (err) => resolve(err && !stop.aborted ? 'failed' : 'ended'),
           )
           .then(
             (r) => {
@@ -165,6 +161,10 @@ export function networkingLoop(o: NetworkingLoopOptions): NetworkingLoop {
       });
     } catch {
       return 'failed';
+    } finally {
+      // Every way out takes its listeners along (a watch that kept failing left two each time).
+      stop.removeEventListener('abort', onStop);
+      o.signal.removeEventListener('abort', onStop);
     }
   }
 

@@ -10,7 +10,7 @@ import { CoreV1Api, CustomObjectsApi, type V1Service } from '@kubernetes/client-
 import { type Condition, findCondition, setCondition, timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
-import { ignoreMissing, isMissing, type Meta, memberHubObjects, mergePatch, type NetworkingContext, whyFailed } from './hubNetworking.js';
+import { exportedReference, ignoreMissing, isMissing, type Meta, memberHubObjects, mergePatch, type NetworkingContext, whyFailed } from './hubNetworking.js';
 import { syncSliceExports } from './sliceExports.js';
 
 export const exportFinalizer = 'networking.fleet.azure.com/svc-export-cleanup';
@@ -47,8 +47,6 @@ export function exportWeight(annotations: Record<string, string> | undefined): {
 
 /** The InternalServiceExport's name on the hub. */
 export const internalExportName = (namespace: string, name: string) => `${namespace}-${name}`;
-
-const iso = (t: string | Date | undefined) => (t instanceof Date ? timestamp(t) : t);
 
 /** The member's ServiceExports; none where the kind is not installed (a cluster without fleet-networking's CRDs). */
 async function listServiceExports(custom: CustomObjectsApi): Promise<ServiceExport[]> {
@@ -239,18 +237,7 @@ function internalExportOf(member: string, se: ServiceExport, service: V1Service,
     metadata: { name: internalExportName(namespace, name), namespace: `fleet-member-${member}` },
     spec: {
       ports,
-      serviceReference: {
-        clusterId: member,
-        apiVersion: 'v1',
-        kind: 'Service',
-        namespace,
-        name,
-        resourceVersion: service.metadata?.resourceVersion ?? '',
-        generation: service.metadata?.generation ?? 0,
-        uid: service.metadata?.uid ?? '',
-        namespacedName: `${namespace}/${name}`,
-        exportedSince: iso(se.metadata.creationTimestamp) ?? timestamp(new Date()),
-      },
+      serviceReference: exportedReference(member, 'v1', 'Service', service, se.metadata.creationTimestamp),
       type: service.spec?.type ?? 'ClusterIP',
       weight,
       isInternalLoadBalancer: service.spec?.type === 'LoadBalancer' && service.metadata?.annotations?.[internalLoadBalancer] === 'true',

@@ -7,10 +7,9 @@
 // member's EndpointSlices, and a restarted agent finds its exports by name.
 import { createHash } from 'node:crypto';
 import { ApiException, DiscoveryV1Api, type V1EndpointSlice } from '@kubernetes/client-node';
-import { timestamp } from '../shared/hub/conditions.js';
 import { networkingGroup } from '../shared/hub/networking.js';
 import { apiClientWithTimeout } from './apiClient.js';
-import { memberHubObjects } from './hubNetworking.js';
+import { exportedReference, memberHubObjects } from './hubNetworking.js';
 import type { ExportContext } from './serviceExports.js';
 
 const serviceNameLabel = 'kubernetes.io/service-name';
@@ -26,8 +25,6 @@ export function sliceExportName(member: string, namespace: string, slice: string
   if (full.length <= 253) return full;
   return `${full.slice(0, 240)}-${createHash('sha256').update(full).digest('hex').slice(0, 12)}`;
 }
-
-const iso = (t: string | Date | undefined) => (t instanceof Date ? timestamp(t) : t);
 
 /** What the hub is told of a slice: its ready addresses and its ports. */
 export function sliceExportOf(member: string, slice: V1EndpointSlice, service: string): SliceExport {
@@ -46,18 +43,7 @@ export function sliceExportOf(member: string, slice: V1EndpointSlice, service: s
         ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
         ...(p.port !== undefined ? { port: p.port } : {}),
       })),
-      endpointSliceReference: {
-        clusterId: member,
-        apiVersion: 'discovery.k8s.io/v1',
-        kind: 'EndpointSlice',
-        namespace,
-        name,
-        resourceVersion: slice.metadata?.resourceVersion ?? '',
-        generation: slice.metadata?.generation ?? 0,
-        uid: slice.metadata?.uid ?? '',
-        namespacedName: `${namespace}/${name}`,
-        exportedSince: iso(slice.metadata?.creationTimestamp) ?? timestamp(new Date()),
-      },
+      endpointSliceReference: exportedReference(member, 'discovery.k8s.io/v1', 'EndpointSlice', slice, slice.metadata?.creationTimestamp),
       ownerServiceReference: { namespace, name: service.split('/')[1], namespacedName: service },
     },
   };

@@ -354,6 +354,15 @@ await runTrusting(tls, async () => {
 
   await started.stop();
   if (identityHealing) console.log(await benchIdentityHealing());
-  if (networkingExporters) console.log(await benchNetworking({ exporters: networkingExporters, importers: networkingImporters, pods: 10, changes: 20 }));
+  if (networkingExporters)
+    console.log(
+      await benchNetworking({
+        exporters: networkingExporters,
+        importers: networkingImporters,
+        pods: Number(process.env.BENCH_NET_PODS ?? 10),
+        changes: Number(process.env.BENCH_NET_CHANGES ?? 20),
+        quietSeconds: Number(process.env.BENCH_NET_QUIET ?? 30),
+      }),
+    );
   process.exit(0);
 });

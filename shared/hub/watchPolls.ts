@@ -123,17 +123,22 @@ export function nextChanges(
   const s = scope;
   return new Promise<StoredObject[]>((resolve, reject) => {
     if (signal?.aborted) return resolve([]);
-    const waiter: Waiter = { from, resolve, reject };
+    // The abort listener goes when the poll answers: a watch waits on a poll a second for half an
+    // hour, and each left one behind on its request's signal (MaxListenersExceededWarning).
+    const onAbort = () => {
+      const i = s.waiters.indexOf(waiter);
+      if (i >= 0) s.waiters.splice(i, 1);
+      resolve([]);
+    };
+    const settle =
+      <T>(f: (v: T) => void) =>
+      (v: T) => {
+        signal?.removeEventListener('abort', onAbort);
+        f(v);
+      };
+    const waiter: Waiter = { from, resolve: settle(resolve), reject: settle(reject) };
     s.waiters.push(waiter);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        const i = s.waiters.indexOf(waiter);
-        if (i >= 0) s.waiters.splice(i, 1);
-        resolve([]);
-      },
-      { once: true },
-    );
+    signal?.addEventListener('abort', onAbort, { once: true });
     s.fetch = fetch;
     if (!s.timer) {
       const delay = s.woken ? wakeDelayMs : Math.max(0, s.lastAt + pollMs - Date.now());

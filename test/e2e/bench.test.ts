@@ -16,6 +16,11 @@ it('a join costs at most 6 Table Storage requests, 1 Service Bus message and 1 A
       BENCH_HUB_OBJECTS: '100',
       BENCH_HUB_CONCURRENCY: '10',
       BENCH_AGENTS: '20',
+      BENCH_NET_EXPORTERS: '2',
+      BENCH_NET_IMPORTERS: '1',
+      BENCH_NET_PODS: '2',
+      BENCH_NET_CHANGES: '4',
+      BENCH_NET_QUIET: '5',
       BENCH_HEARTBEAT_SECONDS: '2',
       BENCH_HEARTBEAT_WINDOW: '8',
       // The identity-change timings start stacks of their own at the default period; the e2e tests time them too.
@@ -25,7 +30,7 @@ it('a join costs at most 6 Table Storage requests, 1 Service Bus message and 1 A
       BENCH_SCHEDULER_MEMBERS: '500',
       FLEET_LOCAL_DIR: process.env.FLEET_TEST_DIR,
     },
-    timeout: 160_000,
+    timeout: 260_000,
   });
   expect(stdout).toContain('members joined:                 60 over 3 fleets');
   expect(stdout).toContain('after 20 joins to warm up');
@@ -82,6 +87,10 @@ it('a join costs at most 6 Table Storage requests, 1 Service Bus message and 1 A
   expect(stdout).toMatch(/PickN 100, spread over 6 regions, affinity \+ property sorter: +median \d+\.\d ms/);
   expect(stdout).toMatch(/apply → Applied: +\d+\.\d s/);
   expect(stdout).toMatch(/one change → Works: 20 of 20 members' Works updated, p50 \/ p99 \/ max \d+ \/ \d+ \/ \d+ ms/);
+  // Multi-cluster load balancing with the real agents: every change reached the importer.
+  expect(stdout).toContain('multi-cluster load balancing: 2 exporting members × 2 pods, 1 importing members');
+  expect(stdout).toMatch(/endpoint → importers: p50 \/ p99 \/ max \d+ \/ \d+ \/ \d+ ms over 4 changes/);
+  expect(stdout).toMatch(/steady: +\d+\.\d requests a second on the hub's table with nothing changing: 1 of them/);
   const perMember = Number(/(\d+\.\d+) Table Storage requests a member for that rollout/.exec(stdout)![1]);
   expect(perMember).toBeGreaterThan(0);
-}, 180_000);
+}, 280_000);

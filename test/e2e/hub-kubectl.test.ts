@@ -98,7 +98,16 @@ describe('a fleet with a hub', () => {
         .split('\n')
         .map((l) => l.split(/\s+/)[0])
         .sort(),
-    ).toEqual(['endpointsliceexports', 'endpointsliceimports', 'internalserviceexports', 'internalserviceimports', 'serviceimports']);
+      // ServiceExport and MultiClusterService too, stored only: staged on the hub, they are placed on members.
+    ).toEqual([
+      'endpointsliceexports',
+      'endpointsliceimports',
+      'internalserviceexports',
+      'internalserviceimports',
+      'multiclusterservices',
+      'serviceexports',
+      'serviceimports',
+    ]);
     expect(await ok('explain internalserviceexport.spec.serviceReference.clusterId')).toContain('The member cluster the object is in');
     await ok('create namespace net');
     // A misspelled field is refused under Strict, as for a CRD; a good one is stored with its defaults.
