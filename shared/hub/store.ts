@@ -62,6 +62,8 @@ export interface HubStore {
   deleteHub(hub: HubRef): Promise<void>;
   /** An object or its tombstone. */
   get(hub: HubRef, key: ObjectKey): Promise<StoredObject | undefined>;
+  /** The named objects of one kind and namespace that exist, in a few queries rather than a read each. */
+  getMany(hub: HubRef, resource: ResourceKey, namespace: string, names: readonly string[]): Promise<StoredObject[]>;
   /** Live objects, a page at a time (limit: at most that many rows read). */
   list(hub: HubRef, scope: ListScope, page: { limit?: number; continueToken?: string }): Promise<ListPage>;
   /** Live objects and tombstones with a resourceVersion above `afterRv`. */

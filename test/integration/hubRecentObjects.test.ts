@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AzuriteTables, startAzuriteTables } from '../../local/azurite.js';
 import { createHubTableStore } from '../../shared/azure/hubTableStore.js';
 import { builtInTypes, type KubeObject } from '../../shared/hub/kinds.js';
-import { HubObjects } from '../../shared/hub/objects.js';
+import { HubObjects, resourceKey } from '../../shared/hub/objects.js';
 
 let azurite: AzuriteTables;
 let a: HubObjects;
@@ -65,4 +65,15 @@ it('a patch that changes nothing of what is stored writes nothing', async () => 
   const { result, requests } = await counted(() => patch(b, { f: '6' }));
   expect(result.metadata.resourceVersion).toBe(stored.metadata.resourceVersion);
   expect(requests).toBe(1); // b's memory is right, and "unchanged" is confirmed by a read
+});
+
+it('reads many objects of a kind by name in a query per 13, leaving out what is not there or deleted', async () => {
+  const names = Array.from({ length: 30 }, (_, i) => `many-${i}`);
+  for (const name of names)
+    await a.create(configMaps, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { name } }, { dryRun: false });
+  await a.delete(configMaps, 'default', 'many-3', { dryRun: false });
+  const wanted = [...names, 'never-made', 'many-0'];
+  const { result, requests } = await counted(() => a.deps.store.getMany(hub, resourceKey(configMaps), 'default', wanted));
+  expect(result.map((s) => s.object.metadata.name).sort()).toEqual(names.filter((n) => n !== 'many-3').sort());
+  expect(requests).toBe(3); // 31 distinct names: 13 + 13 + 5
 });
