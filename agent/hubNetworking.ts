@@ -10,6 +10,8 @@ export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePa
 export interface NetworkingMemory {
   exported?: boolean;
   imported?: boolean;
+  /** Each imported service (ns/name) and its derived Service, as the last import pass found them. */
+  derived?: Map<string, string>;
 }
 
 /** What the controllers run with: the member, its cluster, the hub (the agent's token). */

@@ -36,7 +36,7 @@ interface ImportStatus {
   clusters?: { cluster: string }[];
 }
 
-interface SliceImport {
+export interface SliceImport {
   metadata: { name: string };
   spec: {
     addressType?: string;
@@ -110,7 +110,10 @@ export async function syncMultiClusterServices(x: ImportContext): Promise<{ impo
     }
   }
   await syncImportedSlices(x, given, derived);
-  if (x.memory) x.memory.imported = all.length > 0;
+  if (x.memory) {
+    x.memory.imported = all.length > 0;
+    x.memory.derived = derived;
+  }
   return { imports: all.length };
 }
 
@@ -294,29 +297,51 @@ async function syncImportedSlices(x: ImportContext, given: SliceImport[], derive
   for (const esi of given) {
     const service = derived.get(esi.spec.ownerServiceReference?.namespacedName ?? '');
     if (!service) continue;
-    const name = esi.metadata.name;
-    wanted.add(name);
-    const body: V1EndpointSlice = {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name, namespace: fleetSystem, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': sliceManager } },
-      addressType: esi.spec.addressType ?? 'IPv4',
-      // Addresses only (no conditions, which consumers read as ready), as fleet-networking writes them.
-      endpoints: (esi.spec.endpoints ?? []).map((e) => ({ addresses: e.addresses })),
-      ports: (esi.spec.ports ?? []).map((p) => ({ ...p })),
-    };
-    const current = byName.get(name);
-    if (!current) await discovery.createNamespacedEndpointSlice({ namespace: fleetSystem, body });
-    else if (sliceContent(current) !== sliceContent(body) || current.metadata?.labels?.['kubernetes.io/service-name'] !== service)
-      await discovery.replaceNamespacedEndpointSlice({
-        namespace: fleetSystem,
-        name,
-        body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } },
-      });
+    wanted.add(esi.metadata.name);
+    await writeImportedSlice(discovery, esi, service, byName.get(esi.metadata.name));
   }
   for (const s of have)
     if (!wanted.has(s.metadata?.name ?? ''))
       await discovery.deleteNamespacedEndpointSlice({ namespace: fleetSystem, name: s.metadata?.name ?? '' }).catch(ignoreMissing);
+}
+
+/** The derived Service's EndpointSlice for one EndpointSliceImport: made, or brought up to it. */
+async function writeImportedSlice(discovery: DiscoveryV1Api, esi: SliceImport, service: string, current: V1EndpointSlice | undefined): Promise<void> {
+  const name = esi.metadata.name;
+  const body: V1EndpointSlice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name, namespace: fleetSystem, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': sliceManager } },
+    addressType: esi.spec.addressType ?? 'IPv4',
+    // Addresses only (no conditions, which consumers read as ready), as fleet-networking writes them.
+    endpoints: (esi.spec.endpoints ?? []).map((e) => ({ addresses: e.addresses })),
+    ports: (esi.spec.ports ?? []).map((p) => ({ ...p })),
+  };
+  if (!current) await discovery.createNamespacedEndpointSlice({ namespace: fleetSystem, body });
+  else if (sliceContent(current) !== sliceContent(body) || current.metadata?.labels?.['kubernetes.io/service-name'] !== service)
+    await discovery.replaceNamespacedEndpointSlice({
+      namespace: fleetSystem,
+      name,
+      body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } },
+    });
+}
+
+/**
+ * One EndpointSliceImport as the agent's watch of the hub saw it, applied at once to the derived
+ * Service the last pass found for its service (the pass that the same event sets off follows, and
+ * settles anything this missed or lost to): an endpoint change waited for a whole pass before.
+ */
+export async function applySliceImport(x: ImportContext, phase: string, esi: SliceImport): Promise<void> {
+  const discovery = apiClientWithTimeout(x.cluster, DiscoveryV1Api);
+  const name = esi.metadata?.name;
+  if (!name) return;
+  if (phase === 'DELETED') {
+    await discovery.deleteNamespacedEndpointSlice({ namespace: fleetSystem, name }).catch(ignoreMissing);
+    return;
+  }
+  const service = x.memory?.derived?.get(esi.spec?.ownerServiceReference?.namespacedName ?? '');
+  if (!service) return;
+  await writeImportedSlice(discovery, esi, service, await orNone(discovery.readNamespacedEndpointSlice({ namespace: fleetSystem, name })));
 }
 
 /** Leaving: every MCS's imports go (derived Services, their slices, local ServiceImports and the hub's InternalServiceImports); the MCSs lose the finalizer. */

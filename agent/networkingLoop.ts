@@ -12,7 +12,7 @@
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { HubClient } from './hubClient.js';
 import { type NetworkingMemory, whyFailed } from './hubNetworking.js';
-import { syncMultiClusterServices } from './multiClusterServices.js';
+import { applySliceImport, type SliceImport, syncMultiClusterServices } from './multiClusterServices.js';
 import { syncServiceExports } from './serviceExports.js';
 import { sleep } from './sleep.js';
 
@@ -33,7 +33,7 @@ export interface NetworkingLoop {
   pause(): Promise<void>;
 }
 
-type WatchTarget = { on: 'member' | 'hub'; path: string };
+type WatchTarget = { on: 'member' | 'hub'; path: string; onEvent?: (phase: string, object: unknown) => void };
 
 export function networkingLoop(o: NetworkingLoopOptions): NetworkingLoop {
   const memory: NetworkingMemory = {};
@@ -86,7 +86,16 @@ export function networkingLoop(o: NetworkingLoopOptions): NetworkingLoop {
     want('multiclusterservices', { on: 'member', path: '/apis/networking.fleet.azure.com/v1alpha1/multiclusterservices' }, true);
     want('services', { on: 'member', path: '/api/v1/services' }, exporting);
     want('endpointslices', { on: 'member', path: '/apis/discovery.k8s.io/v1/endpointslices' }, exporting);
-    want('endpointsliceimports', { on: 'hub', path: `/apis/networking.fleet.azure.com/v1alpha1/namespaces/${hubNamespace}/endpointsliceimports` }, importing);
+    want(
+      'endpointsliceimports',
+      {
+        on: 'hub',
+        path: `/apis/networking.fleet.azure.com/v1alpha1/namespaces/${hubNamespace}/endpointsliceimports`,
+        // Applied as it comes (the pass follows): most of an endpoint change's last leg was that pass.
+        onEvent: (phase, object) => void applySliceImport(ctx, phase, object as SliceImport).catch((e) => o.log(`endpoint slice import: ${whyFailed(e)}`)),
+      },
+      importing,
+    );
     if (exported?.pending) kick(1000 * 2 ** Math.min(pendingTries++, 4));
     else pendingTries = 0;
   }
@@ -146,8 +155,10 @@ export function networkingLoop(o: NetworkingLoopOptions): NetworkingLoop {
           .watch(
             target.path,
             { allowWatchBookmarks: true },
-            (phase) => {
-              if (phase !== 'BOOKMARK') kick();
+            (phase, object) => {
+              if (phase === 'BOOKMARK') return;
+              target.onEvent?.(phase, object);
+              kick();
             },
             (err) => resolve(err && !stop.aborted ? 'failed' : 'ended'),
           )

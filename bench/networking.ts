@@ -8,7 +8,8 @@
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { ContainerServiceFleetClient } from '@azure/arm-containerservicefleet';
 import { ManagedIdentityCredential } from '@azure/identity';
-import { DiscoveryV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import { CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import { sliceExportName } from '../agent/sliceExports.js';
 import { startBenchStack } from './stack.js';
 
 export interface NetworkingBenchOptions {
@@ -162,6 +163,8 @@ export async function benchNetworking(o: NetworkingBenchOptions): Promise<string
     const heartbeatsPerSecond = members / 15;
 
     const latencies: number[] = [];
+    const stages = { exporter: [] as number[], hub: [] as number[], importers: [] as number[] };
+    const hubCustom = hub.makeApiClient(CustomObjectsApi);
     let changeRequests = 0;
     for (let k = 0; k < o.changes; k++) {
       // Each exporter in turn gets a pod more, then goes back.
@@ -183,7 +186,7 @@ export async function benchNetworking(o: NetworkingBenchOptions): Promise<string
         async () => {
           const now = await exportedAddresses(name);
           const diff = up ? [...now].filter((a) => !before.has(a)) : [...before].filter((a) => !now.has(a));
-          return diff.length ? { address: diff[0], at: performance.now() } : undefined;
+          return diff.length ? { address: diff[0], at: performance.now(), epoch: Date.now() } : undefined;
         },
         30_000,
         `the endpoint change in ${name}`,
@@ -196,14 +199,44 @@ export async function benchNetworking(o: NetworkingBenchOptions): Promise<string
         50,
       );
       latencies.push(performance.now() - changed.at);
+      // Where the time went, from each write's resourceVersion (its writer's clock, microseconds:
+      // the same machine's): the exporter's EndpointSliceExport, the last importer's
+      // EndpointSliceImport, the last importer's derived slice.
+      const slice = (await slices(name)({ namespace: ns, labelSelector: 'kubernetes.io/service-name=kuard' })).items[0]?.metadata?.name ?? '';
+      const exported = sliceExportName(name, ns, slice);
+      const rvAt = (o: unknown) => Number((o as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion ?? Number.NaN) / 1000;
+      const hubObject = (namespace: string, plural: string) =>
+        hubCustom.getNamespacedCustomObject({ group: 'networking.fleet.azure.com', version: 'v1alpha1', namespace, plural, name: exported }).then(rvAt);
+      const eseAt = await hubObject(`fleet-member-${name}`, 'endpointsliceexports').catch(() => Number.NaN);
+      const esiAt = Math.max(...(await Promise.all(importers.map((i) => hubObject(`fleet-member-${i}`, 'endpointsliceimports').catch(() => Number.NaN)))));
+      const localAt = Math.max(
+        ...(await Promise.all(
+          importers.map((i) =>
+            clusters
+              .get(i)!
+              .makeApiClient(DiscoveryV1Api)
+              .readNamespacedEndpointSlice({ namespace: 'fleet-system', name: exported })
+              .then(rvAt)
+              .catch(() => Number.NaN),
+          ),
+        )),
+      );
+      stages.exporter.push(eseAt - changed.epoch);
+      stages.hub.push(esiAt - eseAt);
+      stages.importers.push(localAt - esiAt);
       const elapsed = (performance.now() - c0) / 1000;
       changeRequests += (await stats()).hubTableRequests - r0 - steadyRate * elapsed;
       await sleep(1000);
     }
     latencies.sort((a, b) => a - b);
+    const median = (xs: number[]) => {
+      const ok = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+      return ok.length ? fmt(pct(ok, 50), 0) : 'n/a';
+    };
     return [
       `multi-cluster load balancing: ${o.exporters} exporting members × ${o.pods} pods, ${o.importers} importing members (real agents, heartbeat 15 s; joined in ${fmt(joined, 0)} s, every importer had all ${total} endpoints ${fmt(converged, 0)} s after the objects were written)`,
       `  endpoint → importers: p50 / p99 / max ${fmt(pct(latencies, 50), 0)} / ${fmt(pct(latencies, 99), 0)} / ${fmt(latencies.at(-1) ?? Number.NaN, 0)} ms over ${latencies.length} changes, a pod ready or gone in one exporter to every importer's derived Service slices (aim: p99 under 3,000 ms)`,
+      `  where (p50):         ${median(stages.exporter)} ms to the exporter's EndpointSliceExport, ${median(stages.hub)} ms more to the last importer's EndpointSliceImport (the coalescing window, the queue, the pass), ${median(stages.importers)} ms more to the last importer's derived slice (its watch poll, its pass)`,
       `  hub storage:          ${fmt(changeRequests / Math.max(1, latencies.length), 1)} Table Storage requests on the hub's table a change, beyond the steady rate (the exporter's EndpointSliceExport, the sync's lists, one EndpointSliceImport per importer)`,
       `  steady:               ${fmt(steadyRate, 1)} requests a second on the hub's table with nothing changing: ${o.importers} of them the importers' watches of their EndpointSliceImports (a poll a second each), the rest ${fmt((steadyRate - o.importers) / heartbeatsPerSecond, 2)} a heartbeat (a heartbeat alone costs ~1; the rest is what exporters' passes list, and the timers)`,
     ].join('\n');

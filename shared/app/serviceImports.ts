@@ -213,22 +213,25 @@ async function sync(objects: HubObjects, service: string, now: Date): Promise<vo
   // Each importer: the import's status, and the endpoints of the clusters behind it.
   const behind = new Set(resolution.clusters);
   const slices = sliceExports.filter((s) => behind.has(memberOf(s)) && refOf(s, 'endpointSliceReference').clusterId === memberOf(s));
-  const importing = new Set<string>();
-  for (const isi of imports) {
-    const importer = memberOf(isi);
-    importing.add(importer);
-    const wanted = status ?? {};
-    if (!same(isi.status ?? {}, wanted))
-      await objects
-        .update(internalServiceImportType, isi.metadata.namespace, isi.metadata.name!, { ...isi, status: wanted }, { ...manager, subresource: 'status' })
-        .catch(ignoreGone);
-    await syncSliceImports(
-      objects,
-      importer,
-      given.filter((o) => memberOf(o) === importer),
-      status && serving(members.get(importer)) ? slices : [],
-    );
-  }
+  const importing = new Set(imports.map(memberOf));
+  // The importers at once (each in its own namespace, so they never race): an endpoint change
+  // waited on ten importers' writes one after another.
+  await Promise.all(
+    imports.map(async (isi) => {
+      const importer = memberOf(isi);
+      const wanted = status ?? {};
+      if (!same(isi.status ?? {}, wanted))
+        await objects
+          .update(internalServiceImportType, isi.metadata.namespace, isi.metadata.name!, { ...isi, status: wanted }, { ...manager, subresource: 'status' })
+          .catch(ignoreGone);
+      await syncSliceImports(
+        objects,
+        importer,
+        given.filter((o) => memberOf(o) === importer),
+        status && serving(members.get(importer)) ? slices : [],
+      );
+    }),
+  );
   // Members that no longer import it: what they were given goes.
   for (const o of given)
     if (!importing.has(memberOf(o))) await objects.delete(endpointSliceImportType, o.metadata.namespace, o.metadata.name!, { dryRun: false }).catch(ignoreGone);
