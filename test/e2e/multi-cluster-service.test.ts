@@ -3,9 +3,10 @@
 // one of them, and real HTTP requests to its EXTERNAL-IP answered by pods of both clusters. Then a
 // cluster scaled to 0, and the MultiClusterService deleted. Through the real kubectl and fetch.
 import { beforeAll, expect, it } from 'vitest';
-import { aks, fast, fleetClient, sub1 } from '../support/clients.js';
+import { fast, fleetClient } from '../support/clients.js';
+import { kuardDeployment } from '../support/kuard.js';
 import { fleetWithHub, type Kubectl } from '../support/kubectl.js';
-import { aksClient, clusterKubectl, getJson, joinFleet, untilJoined } from '../support/members.js';
+import { addClusterMember, aksClient, getJson, untilJoined } from '../support/members.js';
 import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
@@ -16,14 +17,7 @@ let hub: Kubectl;
 const members = new Map<string, Kubectl>();
 
 async function addMember(name: string, location: string) {
-  await aksClient(stack.env).managedClusters.beginCreateOrUpdateAndWait(
-    rg,
-    `aks-${name}`,
-    { location, identity: { type: 'SystemAssigned' }, agentPoolProfiles: [{ name: 'pool1', count: 1, vmSize: 'Standard_D2s_v3' }] },
-    fast,
-  );
-  await joinFleet(stack.env, rg, 'fleet', name, aks(sub1, rg, `aks-${name}`));
-  members.set(name, await clusterKubectl(stack.env, rg, `aks-${name}`));
+  members.set(name, await addClusterMember(stack.env, rg, 'fleet', name, location));
 }
 
 const ok = async (k: Kubectl, args: string, input?: string) => {
@@ -32,16 +26,7 @@ const ok = async (k: Kubectl, args: string, input?: string) => {
   return r.stdout;
 };
 
-const app = (replicas: number) => `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: kuard, namespace: kuard-demo}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: kuard}}
-  template:
-    metadata: {labels: {app: kuard}}
-    spec: {containers: [{name: kuard, image: ghcr.io/kuar-demo/kuard-amd64:1, ports: [{containerPort: 8080}]}]}
----
+const app = (replicas: number) => `${kuardDeployment(replicas)}---
 apiVersion: v1
 kind: Service
 metadata: {name: kuard, namespace: kuard-demo}

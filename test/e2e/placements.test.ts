@@ -5,9 +5,9 @@
 // maxUnavailable, kept away by a taint, removed when deleted — and refused when invalid.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { fast, fleetClient, sub1 } from '../support/clients.js';
+import { fast, fleetClient } from '../support/clients.js';
 import { fleetWithHub, type Kubectl } from '../support/kubectl.js';
-import { aksClient, clusterKubectl, getJson, joinFleet, untilJoined } from '../support/members.js';
+import { addClusterMember, getJson, untilJoined } from '../support/members.js';
 import { useStack } from '../support/stackProcess.js';
 import { until } from '../support/until.js';
 
@@ -18,14 +18,7 @@ let hub: Kubectl;
 const clusters = new Map<string, Kubectl>();
 
 async function addMember(name: string, location: string) {
-  await aksClient(stack.env).managedClusters.beginCreateOrUpdateAndWait(
-    rg,
-    `aks-${name}`,
-    { location, identity: { type: 'SystemAssigned' }, agentPoolProfiles: [{ name: 'pool1', count: 1, vmSize: 'Standard_D2s_v3' }] },
-    fast,
-  );
-  await joinFleet(stack.env, rg, 'fleet', name, `/subscriptions/${sub1}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/aks-${name}`);
-  clusters.set(name, await clusterKubectl(stack.env, rg, `aks-${name}`));
+  clusters.set(name, await addClusterMember(stack.env, rg, 'fleet', name, location));
 }
 
 beforeAll(async () => {

@@ -4,6 +4,7 @@
 // InternalServiceExport in its fleet-member namespace, and a deleted, invalid or weight-0 export
 // takes it away. Through the real kubectl on the member and on the hub.
 import { beforeAll, expect, it } from 'vitest';
+import { kuardDeployment } from '../support/kuard.js';
 import { fleetWithHub, type Kubectl } from '../support/kubectl.js';
 import { clusterKubectl, createCluster, getJson, joinFleet, untilJoined } from '../support/members.js';
 import { useStack } from '../support/stackProcess.js';
@@ -69,16 +70,7 @@ const importOf = async (name: string) => {
 };
 const internalExports = async () => (await ok(hub, 'get internalserviceexports -n fleet-member-east -o name')).trim();
 
-const deployment = (replicas: number) => `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: kuard, namespace: kuard-demo}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: kuard}}
-  template:
-    metadata: {labels: {app: kuard}}
-    spec: {containers: [{name: kuard, image: ghcr.io/kuar-demo/kuard-amd64:1, ports: [{containerPort: 8080}]}]}
-`;
+const deployment = kuardDeployment;
 const podIPs = async (k: Kubectl) =>
   (await getJson<{ items: { status: { podIP?: string } }[] }>(k, 'get pods -n kuard-demo -l app=kuard')).items.map((p) => p.status.podIP).sort();
 const exportedAddresses = async (namespace: string, plural: string) =>

@@ -16,14 +16,20 @@ export function aksClient(env: Record<string, string>, subscriptionId = sub1) {
 }
 
 /** A new AKS cluster (system-assigned identity, one pool of `nodes`) in the simulated subscription 1. */
-export async function createCluster(env: Record<string, string>, rg: string, name: string, nodes = 2): Promise<string> {
+export async function createCluster(env: Record<string, string>, rg: string, name: string, nodes = 2, location = 'eastus'): Promise<string> {
   await aksClient(env).managedClusters.beginCreateOrUpdateAndWait(
     rg,
     name,
-    { location: 'eastus', identity: { type: 'SystemAssigned' }, agentPoolProfiles: [{ name: 'pool1', count: nodes, vmSize: 'Standard_D2s_v3' }] },
+    { location, identity: { type: 'SystemAssigned' }, agentPoolProfiles: [{ name: 'pool1', count: nodes, vmSize: 'Standard_D2s_v3' }] },
     fast,
   );
   return aks(sub1, rg, name);
+}
+
+/** A new one-node cluster `aks-<member>` in `location`, joined to `fleet` as `member`; kubectl on it. */
+export async function addClusterMember(env: Record<string, string>, rg: string, fleet: string, member: string, location: string): Promise<Kubectl> {
+  await joinFleet(env, rg, fleet, member, await createCluster(env, rg, `aks-${member}`, 1, location));
+  return clusterKubectl(env, rg, `aks-${member}`);
 }
 
 /** Gives the cluster a user-assigned identity (az aks update --assign-identity): returns its principal. */
