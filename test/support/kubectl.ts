@@ -31,6 +31,9 @@ export function kubectlWith(kubeconfig: string, env: Record<string, string>): Ku
         },
         (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
       );
+      // kubectl may exit before it reads its input (a command that fails at once): the write then
+      // fails with EPIPE, which is not the test's error — the exit code and stderr say what happened.
+      child.stdin?.on('error', () => undefined);
       child.stdin?.end(options.input ?? '');
     });
   return Object.assign(run, { kubeconfig, home: dir });
