@@ -28,6 +28,8 @@ export interface HeartbeatBenchOptions {
   cpuMs: () => Promise<number>;
   /** The function host's CPU alone (the hub's code, without the emulators). */
   functionsCpuMs: () => Promise<number>;
+  /** Each of the stack's event loops: how long it was busy so far (which one is the bottleneck). */
+  loopActiveMs?: () => Promise<Record<string, number>>;
   /** Azurite's raw upserts a second, measured at the start of this run. */
   rawRate: number;
   /** A token for the cluster's identity (the identity endpoint with mi_res_id). */
@@ -187,13 +189,20 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
       if (next > 0) await sleep(next);
     }
   };
+  // The rate counts the heartbeats that finished in the window; the write times, those begun in it
+  // (all of them: the window waits for the last), so that a write still queued from the start-up
+  // is not the steady state's, and a slow one at the window's end is not left out.
+  let measuring = 0;
   const heartbeat = async (i: number, auth: Record<string, string>) => {
     const began = Date.now();
-    const { patched, wrote, object, listed: list } = await report(i, auth, timestamp(new Date()));
+    const beganAt = performance.now();
+    const measured = beganAt >= startedAt && beganAt <= endAt;
+    if (measured) measuring++;
+    const { patched, wrote, object, listed: list } = await report(i, auth, timestamp(new Date())).finally(() => measured && measuring--);
     if (patched.status === 200 && (!list || list.status === 200)) {
       const now = performance.now();
-      if (now >= startedAt && now <= endAt) {
-        done++;
+      if (now >= startedAt && now <= endAt) done++;
+      if (measured) {
         writes.push(wrote);
         writeStarts.push(began);
       }
@@ -237,6 +246,8 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const beforeSweep = await o.healthSweepRequests();
   const beforeCpu = await o.cpuMs();
   const beforeFunctionsCpu = await o.functionsCpuMs();
+  const beforeLoops = (await o.loopActiveMs?.()) ?? {};
+  const beforeOwnCpu = process.cpuUsage();
   // The bench's own event loop: a write's time includes how late this process saw its answer, so
   // the delay is printed beside it (10,000 request loops in one process are not free either).
   const clientDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -244,13 +255,17 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   startedAt = performance.now();
   endAt = startedAt + o.windowSeconds * 1000;
   await sleep(o.windowSeconds * 1000 + 50);
-  clientDelay.disable();
   const seconds = (performance.now() - startedAt) / 1000;
   const requests = (await o.tableRequests()) - beforeRequests;
   const windowLists = lists - beforeLists;
   const sweepRequests = (await o.healthSweepRequests()) - beforeSweep;
   const cores = ((await o.cpuMs()) - beforeCpu) / 1000 / seconds;
   const functionsMs = (await o.functionsCpuMs()) - beforeFunctionsCpu;
+  const loopsAfter = (await o.loopActiveMs?.()) ?? {};
+  const ownCpu = process.cpuUsage(beforeOwnCpu);
+  // The writes begun in the window that are still out (at most a minute more).
+  for (let waited = 0; measuring > 0 && waited < 60_000; waited += 100) await sleep(100);
+  clientDelay.disable();
   const trace = process.env.BENCH_HEARTBEAT_TRACE ? slowWrites(writes, writeStarts) : [];
   writes.sort((a, b) => a - b);
   const offered = n / o.periodSeconds;
@@ -258,10 +273,13 @@ export async function benchHeartbeats(options: HeartbeatBenchOptions): Promise<s
   const measured = [
     `member agents: ${n} agents, a heartbeat every ${o.periodSeconds} s (±5 %) for ${o.windowSeconds} s (joined to a hub fleet in ${fmt(joinSeconds)} s${failedFirst ? `; ${failedFirst} first reports tried again` : ''}; measured ${fmt(settled, 0)} s after every agent reported once)`,
     `  heartbeats/s:    ${fmt(sustained)} sustained of ${fmt(offered)} offered (${fmt((100 * sustained) / offered, 0)} %)${failed ? `, ${failed} failed (first: ${firstFailure})` : ''}`,
-    `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms (this process's event loop delay p99 ${fmt(clientDelay.percentile(99) / 1e6)} ms, max ${fmt(clientDelay.max / 1e6)} ms)`,
+    `  status write:    p50 / p99 ${fmt(pct(writes, 50))} / ${fmt(pct(writes, 99))} ms of the ${writes.length} begun in the window (this process's event loop delay p99 ${fmt(clientDelay.percentile(99) / 1e6)} ms, max ${fmt(clientDelay.max / 1e6)} ms)`,
     `  storage:         ${fmt(requests / Math.max(1, done), 2)} Table Storage requests a heartbeat (status PATCH; Works LIST in ${windowLists} of them; MemberCluster copies): ${fmt(requests / seconds, 0)} a second beside Azurite's raw ${fmt(o.rawRate, 0)} upserts a second`,
     `  health sweep:    ${sweepRequests} Table Storage requests in the ${o.windowSeconds} s (${fmt(sweepRequests / Math.max(1, done), 3)} a heartbeat; not in the line above)`,
-    `  CPU:             ${fmt(functionsMs / Math.max(1, done), 2)} ms of the function host a heartbeat; ${fmt(cores, 2)} cores of the whole stack (Azurite and the emulators too)`,
+    `  CPU:             ${fmt(functionsMs / Math.max(1, done), 2)} ms of the function host a heartbeat; ${fmt(cores, 2)} cores of the whole stack (Azurite and the emulators too), ${fmt((ownCpu.user + ownCpu.system) / 1e6 / seconds, 2)} of this process (the agents)`,
+    `  event loops busy: ${Object.keys(loopsAfter)
+      .map((k) => `${k} ${fmt((100 * (loopsAfter[k] - (beforeLoops[k] ?? 0))) / 1000 / seconds, 0)} %`)
+      .join(', ')}`,
   ];
   // Printed before the fleet is deleted, so that a delete that goes wrong does not lose them.
   process.stderr.write(`${[...measured, ...trace].join('\n')}\n`);

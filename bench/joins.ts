@@ -325,6 +325,7 @@ await runTrusting(tls, async () => {
         healthSweepRequests: async () => (await stack.stats()).timerTableRequests['member-health'] ?? 0,
         cpuMs: async () => (await stack.stats()).cpuMs,
         functionsCpuMs: async () => (await stack.stats()).functionsCpuMs,
+        loopActiveMs: async () => (await stack.stats()).loopActiveMs,
         rawRate,
         tokenFor: clusterToken,
         joinConcurrency: concurrency,

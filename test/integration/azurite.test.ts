@@ -93,6 +93,40 @@ describe('queries against the local Azurite', () => {
     expect((await t.getEntity<{ v: number }>('p', 's')).v).toBe(4);
   });
 
+  it('replaces a row in its place: queries, etags and a failed transaction answer as before', async () => {
+    const t = TableClient.fromConnectionString(azurite.connectionString, 'replaced', { allowInsecureConnection: true });
+    await t.createTable();
+    for (const pk of ['a', 'b']) for (const rk of ['1', '2', '3']) await t.createEntity({ partitionKey: pk, rowKey: rk, v: 0 });
+    const first = (await t.getEntity('a', '2')).etag;
+    let etag = first;
+    for (let v = 1; v <= 5; v++) etag = (await t.updateEntity({ partitionKey: 'a', rowKey: '2', v }, 'Replace', { etag })).etag!;
+    await t.upsertEntity({ partitionKey: 'b', rowKey: '1', v: 9 }, 'Replace');
+    // A replace on a stale etag is refused, and changes nothing.
+    await expect(t.updateEntity({ partitionKey: 'a', rowKey: '2', v: 99 }, 'Replace', { etag: first })).rejects.toMatchObject({ statusCode: 412 });
+    const all = async (filter?: string) => {
+      const rows: string[] = [];
+      for await (const e of t.listEntities<{ v: number }>(filter ? { queryOptions: { filter } } : {})) rows.push(`${e.partitionKey}/${e.rowKey}=${e.v}`);
+      return rows;
+    };
+    expect(await all()).toEqual(['a/1=0', 'a/2=5', 'a/3=0', 'b/1=9', 'b/2=0', 'b/3=0']);
+    expect(await all(odata`PartitionKey eq ${'a'} and RowKey ge ${'2'} and RowKey lt ${'3'}`)).toEqual(['a/2=5']);
+    expect(await all(odata`RowKey eq ${'1'}`)).toEqual(['a/1=0', 'b/1=9']);
+    expect(await all(odata`v eq 5`)).toEqual(['a/2=5']);
+    // A transaction that replaces a row and then fails leaves the row as it was.
+    await expect(
+      t.submitTransaction([
+        ['update', { partitionKey: 'a', rowKey: '2', v: 6 }, 'Replace'],
+        ['create', { partitionKey: 'a', rowKey: '1', v: 7 }],
+      ]),
+    ).rejects.toBeTruthy();
+    expect((await t.getEntity<{ v: number }>('a', '2')).v).toBe(5);
+    expect(await all(odata`PartitionKey eq ${'a'}`)).toEqual(['a/1=0', 'a/2=5', 'a/3=0']);
+    // Deleting a replaced row and creating it again works as for any row.
+    await t.deleteEntity('a', '2');
+    await t.createEntity({ partitionKey: 'a', rowKey: '2', v: 8 });
+    expect(await all(odata`PartitionKey eq ${'a'} and RowKey eq ${'2'}`)).toEqual(['a/2=8']);
+  });
+
   it('answers a pinned query with a RowKey range from the smaller of the two', async () => {
     expect(await query(odata`PartitionKey eq ${'p1'} and RowKey ge ${'b'} and RowKey lt ${'c'}`)).toEqual(['p1/b']);
     expect(await query(odata`PartitionKey eq ${'p2'} and RowKey eq ${'c'}`)).toEqual(['p2/c']);
