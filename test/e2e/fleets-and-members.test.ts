@@ -193,8 +193,8 @@ describe('members', () => {
     });
     const newPrincipal = updated.identity?.userAssignedIdentities?.[uai]?.principalId;
     expect(newPrincipal).toBeTruthy();
-    expect(await recorded()).toBe('11111111-1111-4111-8111-000000000002');
-
+    // (Event Grid's event about the change may teach the fleet the new identity first: on this
+    // stack it is on. test/e2e/identity-by-hand.test.ts has member create alone, with it off.)
     const again = await client.fleetMembers.create('rg-fleet', 'fleet-identity', 'east-2', { properties: { clusterResourceId: eastus2 } }, fast);
     expect(again.properties?.provisioningState).toBe('Succeeded');
     expect(await recorded()).toBe(newPrincipal);
